@@ -10,6 +10,8 @@ from typing import Annotated
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigurationError
 
@@ -40,7 +42,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: Annotated[
-        str | None,
+        SecretStr | None,
         Field(
             default=None,
             validation_alias=_env("DATABASE_URL"),
@@ -49,7 +51,7 @@ class Settings(BaseSettings):
         ),
     ]
     database_app_url: Annotated[
-        str | None,
+        SecretStr | None,
         Field(
             default=None,
             validation_alias=_env("DATABASE_APP_URL"),
@@ -109,16 +111,23 @@ class Settings(BaseSettings):
         float, Field(default=30.0, gt=0, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
     ]
 
-    @field_validator("database_url", "database_app_url")
+    @field_validator("database_url", "database_app_url", mode="before")
     @classmethod
-    def _postgres_only(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
+    def _postgres_only(cls, value: object) -> SecretStr | None:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or not str(raw).strip():
             return None
-        value = value.strip()
-        if not re.match(r"^postgres(?:ql)?(?:\+psycopg)?://", value):
+        url = str(raw).strip()
+        if not re.match(r"^postgres(?:ql)?(?:\+psycopg)?://", url):
             raise ValueError("must be a postgresql:// or postgresql+psycopg:// URL")
         # SQLAlchemy needs the driver named; accept the libpq spelling too.
-        return re.sub(r"^postgres(?:ql)?://", "postgresql+psycopg://", value)
+        url = re.sub(r"^postgres(?:ql)?://", "postgresql+psycopg://", url)
+        try:
+            make_url(url)
+        except (ValueError, ArgumentError) as exc:
+            # The message must not echo the URL: it may hold a password.
+            raise ValueError(f"is not a valid database URL ({type(exc).__name__})") from None
+        return SecretStr(url)
 
     @field_validator("openai_api_key", "azure_openai_api_key")
     @classmethod

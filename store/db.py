@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from core.errors import StoreUnavailableError
@@ -58,9 +59,36 @@ def _step_down_on_connect(engine: Engine, role: str) -> None:
             # Role names are validated by Settings; identifiers cannot be bound.
             cursor.execute(f'SET ROLE "{role}"')
             cursor.execute("SET application_name = 'pricing-agent'")
+        except psycopg.errors.InvalidParameterValue:
+            dbapi_connection.rollback()
+            raise StoreUnavailableError(
+                f"the application role {role!r} does not exist: run `pricing-agent db upgrade`"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege:
+            dbapi_connection.rollback()
+            raise StoreUnavailableError(
+                f"the service login may not act as {role!r}: GRANT {role} TO <that login>"
+            ) from None
         finally:
             cursor.close()
         dbapi_connection.commit()
+
+
+@contextmanager
+def _unavailable_as_domain_error() -> Iterator[None]:
+    """Turn "cannot connect" into StoreUnavailableError; other database errors pass."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreUnavailableError(f"cannot reach the store: {_first_line(exc)}") from exc
+    except DBAPIError as exc:
+        if isinstance(exc.orig, StoreUnavailableError):  # raised in a connect hook
+            raise exc.orig from None
+        raise
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
 
 
 class Database:
@@ -92,7 +120,7 @@ class Database:
         if self._service is None:
             role = self.settings.db_app_role
             if self.settings.database_app_url:
-                url = self.settings.database_app_url
+                url = self.settings.database_app_url.get_secret_value()
             elif self.settings.embedded:
                 self._ensure_embedded_login(role)
                 server = self._start_embedded()
@@ -111,7 +139,7 @@ class Database:
 
     def _owner_url(self) -> str:
         if self.settings.database_url:
-            return self.settings.database_url
+            return self.settings.database_url.get_secret_value()
         server = self._start_embedded()
         self._ensure_embedded_database(server)
         return server.url(database=self.settings.db_name)
@@ -151,7 +179,7 @@ class Database:
         session = TenantSession(bind=self.service_engine, expire_on_commit=False)
         session.info["org_id"] = org_id
         try:
-            with session.begin():
+            with _unavailable_as_domain_error(), session.begin():
                 yield session
         finally:
             session.close()
@@ -161,18 +189,17 @@ class Database:
         """Open an owner session for operator work; commit on success."""
         session = Session(bind=self.owner_engine, expire_on_commit=False)
         try:
-            with session.begin():
+            with _unavailable_as_domain_error(), session.begin():
                 yield session
         finally:
             session.close()
 
     def ping(self) -> None:
-        """Raise StoreUnavailableError unless the store answers."""
-        try:
-            with self.owner_engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except OperationalError as exc:
-            raise StoreUnavailableError(f"cannot reach the store: {exc.orig}") from exc
+        """Raise StoreUnavailableError unless both the owner and the service can connect."""
+        with _unavailable_as_domain_error():
+            for engine in (self.owner_engine, self.service_engine):
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
 
     def describe(self) -> str:
         """Say where the store is, without secrets."""

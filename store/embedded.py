@@ -30,7 +30,9 @@ class EmbeddedServer:
 
     def url(self, *, user: str = SUPERUSER, database: str = "postgres") -> str:
         """Return a SQLAlchemy URL for this server (trust auth over the socket)."""
-        return f"postgresql+psycopg://{quote(user)}@/{quote(database)}?host={quote(self.socket_dir)}"
+        return (
+            f"postgresql+psycopg://{quote(user)}@/{quote(database)}?host={quote(self.socket_dir)}"
+        )
 
 
 def start_embedded(data_dir: Path) -> EmbeddedServer:

@@ -54,7 +54,9 @@ def _pair(
 ) -> tuple[Decimal, dt.date] | None:
     direct = _latest(session, org_id, base, quote, on)
     inverse = _latest(session, org_id, quote, base, on)
-    candidates = [c for c in (direct, None if inverse is None else (1 / inverse[0], inverse[1])) if c]
+    candidates = [
+        c for c in (direct, None if inverse is None else (1 / inverse[0], inverse[1])) if c
+    ]
     # Prefer whichever quote is fresher.
     return max(candidates, key=lambda c: c[1]) if candidates else None
 

@@ -59,7 +59,7 @@ class Base(DeclarativeBase):
     """Declarative base with an explicit naming convention for constraints."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
         dict[str, Any]: JSONB,
         Decimal: Numeric,
         uuid.UUID: UUID(as_uuid=True),
@@ -94,7 +94,7 @@ def _fk(
     org_col: str, col: str, target: str, *, ondelete: str | None = "CASCADE"
 ) -> ForeignKeyConstraint:
     # No SET NULL here: on a composite key it would null org_id as well.
-    table = target.split(".")[0]
+    table = target.split(".", maxsplit=1)[0]
     return ForeignKeyConstraint([org_col, col], [f"{table}.org_id", target], ondelete=ondelete)
 
 
@@ -566,9 +566,7 @@ class ImportRun(Base):
     """One import of a file (or feed): what was read, kept, updated and rejected."""
 
     __tablename__ = "import_runs"
-    __table_args__ = (
-        CheckConstraint("status IN ('running','succeeded','failed')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('running','succeeded','failed')", name="status"),)
 
     org_id: Mapped[uuid.UUID] = _org_pk()
     id: Mapped[int] = _id_pk()

@@ -109,8 +109,12 @@ def revoke_api_key(*, session: Session, org_id: uuid.UUID, key_id: int, actor: s
     if revoked is None:
         raise NotFoundError(f"no active API key {key_id}")
     audit.record(
-        session=session, org_id=org_id, actor=actor, action="api_key.revoke",
-        entity="api_key", entity_ids=[key_id],
+        session=session,
+        org_id=org_id,
+        actor=actor,
+        action="api_key.revoke",
+        entity="api_key",
+        entity_ids=[key_id],
     )
 
 
@@ -128,6 +132,9 @@ def authenticate_api_key(*, session: Session, key: str) -> Principal:
     if row is None:
         raise AuthenticationError("unknown or revoked API key")
     return Principal(
-        org_id=row.org_id, org_name=row.org_name, key_id=row.key_id,
-        key_name=row.key_name, role=row.role,
+        org_id=row.org_id,
+        org_name=row.org_name,
+        key_id=row.key_id,
+        key_name=row.key_name,
+        role=row.role,
     )

@@ -13,8 +13,27 @@ import re
 import unicodedata
 
 _LEGAL_FORMS = {
-    "INC", "INCORPORATED", "LLC", "LLP", "LP", "LTD", "LIMITED", "CORP", "CORPORATION",
-    "CO", "COMPANY", "PLC", "GMBH", "AG", "SA", "SAS", "BV", "NV", "SPA", "SRL", "PTY",
+    "INC",
+    "INCORPORATED",
+    "LLC",
+    "LLP",
+    "LP",
+    "LTD",
+    "LIMITED",
+    "CORP",
+    "CORPORATION",
+    "CO",
+    "COMPANY",
+    "PLC",
+    "GMBH",
+    "AG",
+    "SA",
+    "SAS",
+    "BV",
+    "NV",
+    "SPA",
+    "SRL",
+    "PTY",
 }
 _ABBREVIATIONS = {"BROS": "BROTHERS", "CONSTR": "CONSTRUCTION", "INTL": "INTERNATIONAL"}
 

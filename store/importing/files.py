@@ -163,7 +163,9 @@ def _collect(reader: Any, source: str, sha: str) -> RawTable:
         elif not row or (len(row) == 1 and not row[0].strip()):
             pass  # blank line: nothing to import, nothing lost
         else:
-            raw = {header[i] if i < width else f"extra_{i + 1 - width}": v for i, v in enumerate(row)}
+            raw = {
+                header[i] if i < width else f"extra_{i + 1 - width}": v for i, v in enumerate(row)
+            }
             rejected.append(
                 (line_start, f"has {len(row)} fields where the header has {width}", raw)
             )

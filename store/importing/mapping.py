@@ -98,9 +98,7 @@ def load_mapping(name_or_path: str) -> ColumnMapping:
         shipped = SHIPPED_DIR / f"{name_or_path}.yaml"
         if not shipped.exists():
             names = ", ".join(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
-            raise InvalidInputError(
-                f"no mapping file {name_or_path!r} (shipped mappings: {names})"
-            )
+            raise InvalidInputError(f"no mapping file {name_or_path!r} (shipped mappings: {names})")
         path = shipped
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

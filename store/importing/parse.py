@@ -26,7 +26,18 @@ FALSE_WORDS = {"false", "f", "no", "n", "0", "lost", "not awarded"}
 
 INCOTERMS = {
     # Incoterms 2020, plus 2010's DAT that contracts still carry.
-    "EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF", "DAT",
+    "EXW",
+    "FCA",
+    "CPT",
+    "CIP",
+    "DAP",
+    "DPU",
+    "DDP",
+    "FAS",
+    "FOB",
+    "CFR",
+    "CIF",
+    "DAT",
 }
 
 

@@ -10,10 +10,8 @@ updates the line instead of duplicating it.
 from __future__ import annotations
 
 import io
-import json
 import time
 import uuid
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import select, text
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.errors import ImportFileError
 from store.bulk import raw_cursor
 from store.importing import parse
+from store.importing.common import attributes_json, memo, rejections_for
 from store.importing.files import ProgressFn, RawTable
 from store.importing.mapping import ColumnMapping
 from store.importing.runs import ImportResult, Rejection, finish_run, start_run
@@ -30,17 +29,42 @@ from store.suppliers import supplier_key
 
 REQUIRED = ("supplier", "item", "quote_date", "quantity", "unit_price")
 OPTIONAL = (
-    "currency", "unit", "item_description", "supplier_name", "rfq", "rfq_line",
-    "incoterm", "lead_time_days", "valid_until", "awarded",
+    "currency",
+    "unit",
+    "item_description",
+    "supplier_name",
+    "rfq",
+    "rfq_line",
+    "incoterm",
+    "lead_time_days",
+    "valid_until",
+    "awarded",
 )
 FIELDS = REQUIRED + OPTIONAL
 SEP = "\x1f"  # unit separator: cannot occur in a CSV cell people type
 
 STAGE_COLUMNS = (
-    "line_no", "supplier_code", "supplier_key", "supplier_name", "item_code", "item_name",
-    "rfq_code", "line_code", "quote_key", "natural_key", "quote_date", "quantity", "unit",
-    "unit_price", "currency", "incoterm", "lead_time_days", "valid_until", "awarded",
-    "description", "attributes",
+    "line_no",
+    "supplier_code",
+    "supplier_key",
+    "supplier_name",
+    "item_code",
+    "item_name",
+    "rfq_code",
+    "line_code",
+    "quote_key",
+    "natural_key",
+    "quote_date",
+    "quantity",
+    "unit",
+    "unit_price",
+    "currency",
+    "incoterm",
+    "lead_time_days",
+    "valid_until",
+    "awarded",
+    "description",
+    "attributes",
 )
 
 _CREATE_STAGE = """
@@ -154,8 +178,13 @@ def import_quotes(
         )
     source = mapping.source or table.source_name
     run = start_run(
-        session=session, org_id=org_id, kind="quotes", source_name=table.source_name,
-        sha256=table.sha256, actor=actor, mapping=mapping.as_json(),
+        session=session,
+        org_id=org_id,
+        kind="quotes",
+        source_name=table.source_name,
+        sha256=table.sha256,
+        actor=actor,
+        mapping=mapping.as_json(),
     )
     result = ImportResult(run_id=run.id, kind="quotes", source_name=table.source_name)
     result.rows_read = table.row_count
@@ -166,7 +195,7 @@ def import_quotes(
     frame, reasons = _validate(session, org_id, table, columns, mapping)
     good = reasons.isna()
     if (~good).any():
-        result.rejections.extend(_rejections(table, frame.index[~good], reasons[~good]))
+        result.rejections.extend(rejections_for(table, frame.index[~good], reasons[~good]))
     stage = frame.loc[good]
     if progress:
         progress("validate", len(table.line_numbers), len(table.line_numbers))
@@ -200,7 +229,6 @@ def _validate(
     """Parse every field; return the staged frame and each row's rejection reason."""
     index = pd.RangeIndex(len(table.line_numbers))
     raw = {columns[c]: pd.Series(v, index=index, dtype=object) for c, v in table.columns.items()}
-    empty = pd.Series("", index=index, dtype=object)
 
     def col(name: str) -> pd.Series:
         if name in raw:
@@ -214,7 +242,7 @@ def _validate(
 
     supplier = col("supplier").str.strip()
     out["supplier_code"] = supplier
-    out["supplier_key"] = supplier.map(_memo(supplier_key))
+    out["supplier_key"] = supplier.map(memo(supplier_key))
     supplier_name = col("supplier_name").str.strip()
     out["supplier_name"] = supplier_name.where(supplier_name.ne(""), supplier)
     out["item_code"] = col("item").str.strip()
@@ -224,8 +252,9 @@ def _validate(
 
     out["quote_date"], r = parse.dates(col("quote_date"), "quote_date", fmt=mapping.date_format)
     reasons.append(r)
-    out["quantity"], r = parse.decimal_text(col("quantity"), "quantity", minimum="0",
-                                            allow_zero=False)
+    out["quantity"], r = parse.decimal_text(
+        col("quantity"), "quantity", minimum="0", allow_zero=False
+    )
     reasons.append(r)
     out["unit_price"], r = parse.decimal_text(col("unit_price"), "unit_price", minimum="0")
     reasons.append(r)
@@ -268,17 +297,30 @@ def _validate(
     out["rfq_code"] = rfq
     out["line_code"] = rfq_line.where(rfq_line.ne(""), derived_line).where(rfq.ne(""), "")
     with_rfq = rfq.ne("")
-    out["natural_key"] = ("rfq" + SEP + rfq + SEP + out["line_code"] + SEP + out["supplier_key"]).where(
+    out["natural_key"] = (
+        "rfq" + SEP + rfq + SEP + out["line_code"] + SEP + out["supplier_key"]
+    ).where(
         with_rfq,
-        "adhoc" + SEP + out["supplier_key"] + SEP + out["item_code"] + SEP + out["quote_date"]
-        + SEP + qty_key + SEP + out["unit"] + SEP + out["currency"],
+        "adhoc"
+        + SEP
+        + out["supplier_key"]
+        + SEP
+        + out["item_code"]
+        + SEP
+        + out["quote_date"]
+        + SEP
+        + qty_key
+        + SEP
+        + out["unit"]
+        + SEP
+        + out["currency"],
     )
     out["quote_key"] = (
         out["supplier_key"] + SEP + rfq + SEP + out["quote_date"] + SEP + out["currency"]
     )
     known_fields = set(FIELDS)
     attr_cols = {name: series for name, series in raw.items() if name not in known_fields}
-    out["attributes"] = _attributes_json(attr_cols, mapping.attribute_types, index)
+    out["attributes"] = attributes_json(attr_cols, mapping.attribute_types, index)
 
     combined = parse.combine(reasons, index)
     # Within one file, a second row with the same natural key is the same quote line.
@@ -286,65 +328,11 @@ def _validate(
     if dup.any():
         first_line = out.loc[combined.isna()].groupby("natural_key")["line_no"].transform("first")
         combined[dup] = (
-            "duplicate of line " + first_line[dup].astype(str)
+            "duplicate of line "
+            + first_line[dup].astype(str)
             + " (same supplier, RFQ line or item, date and quantity)"
         )
-    del empty
     return out, combined
-
-
-def _memo(fn: Any) -> Any:
-    cache: dict[str, str] = {}
-
-    def wrapped(value: str) -> str:
-        if value not in cache:
-            cache[value] = fn(value) if value else ""
-        return cache[value]
-
-    return wrapped
-
-
-def _attributes_json(
-    columns: dict[str, pd.Series], types: dict[str, str], index: pd.Index
-) -> pd.Series:
-    """Build each row's attributes object as JSON text, column by column (vectorised)."""
-    body = pd.Series("", index=index, dtype=object)
-    for name, series in columns.items():
-        values = series.astype(str).str.strip()
-        present = values.ne("")
-        if not present.any():
-            continue
-        key = json.dumps(name)
-        numeric_text, bad = parse.decimal_text(values, name)
-        is_number = types.get(name) != "text" and (
-            types.get(name) == "number" or bool(bad[present].isna().all())
-        )
-        if is_number:
-            encoded = parse.floats(numeric_text).map(_json_number)
-        else:
-            encoded = values.map(_memo(json.dumps))
-        fragment = (", " + key + ": " + encoded).where(present & encoded.ne(""), "")
-        body = body + fragment
-    return "{" + body.str[2:] + "}"
-
-
-def _json_number(value: float) -> str:
-    if value != value:  # NaN: not a number after all
-        return ""
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-
-
-def _rejections(table: RawTable, rows: pd.Index, reasons: pd.Series) -> list[Rejection]:
-    header = table.header
-    cols = [table.columns[h] for h in header]
-    return [
-        Rejection(
-            table.line_numbers[i],
-            str(reasons[i]),
-            {h: c[i] for h, c in zip(header, cols, strict=True)},
-        )
-        for i in rows
-    ]
 
 
 # --------------------------------------------------------------------------- writing

@@ -77,9 +77,7 @@ class ImportResult:
             "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
             "rejected_file": str(self.rejected_file) if self.rejected_file else None,
-            "rejections": [
-                {"line": r.line_no, "reason": r.reason} for r in self.rejections[:1000]
-            ],
+            "rejections": [{"line": r.line_no, "reason": r.reason} for r in self.rejections[:1000]],
             "notes": self.notes,
         }
 
@@ -108,9 +106,7 @@ def start_run(
     return run
 
 
-def finish_run(
-    *, session: Session, org_id: uuid.UUID, result: ImportResult, actor: str
-) -> None:
+def finish_run(*, session: Session, org_id: uuid.UUID, result: ImportResult, actor: str) -> None:
     """Store the rejections and the counts, and audit the import."""
     _copy_rejections(session=session, org_id=org_id, run_id=result.run_id, result=result)
     session.execute(
@@ -152,15 +148,12 @@ def _copy_rejections(
             table="import_rejections",
             columns=("org_id", "import_run_id", "line_no", "reason", "raw"),
             rows=(
-                (org_id, run_id, r.line_no, r.reason, json.dumps(r.raw))
-                for r in result.rejections
+                (org_id, run_id, r.line_no, r.reason, json.dumps(r.raw)) for r in result.rejections
             ),
         )
 
 
-def write_rejected_csv(
-    *, path: Path, header: list[str], rejections: list[Rejection]
-) -> Path:
+def write_rejected_csv(*, path: Path, header: list[str], rejections: list[Rejection]) -> Path:
     """Write the rejected rows, with line and reason first, to ``path``."""
     extra = sorted({k for r in rejections for k in r.raw} - set(header))
     columns = ["line", "reason", *header, *extra]

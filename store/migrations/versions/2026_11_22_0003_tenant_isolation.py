@@ -19,10 +19,25 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TENANT_TABLES = [
-    "api_keys", "audit_log", "fx_rates", "import_runs", "index_series", "items", "rfqs",
-    "suppliers", "users", "contracts", "import_rejections", "index_observations",
-    "item_aliases", "purchase_orders", "quotes", "rfq_lines", "contract_prices",
-    "purchase_order_lines", "quote_lines",
+    "api_keys",
+    "audit_log",
+    "fx_rates",
+    "import_runs",
+    "index_series",
+    "items",
+    "rfqs",
+    "suppliers",
+    "users",
+    "contracts",
+    "import_rejections",
+    "index_observations",
+    "item_aliases",
+    "purchase_orders",
+    "quotes",
+    "rfq_lines",
+    "contract_prices",
+    "purchase_order_lines",
+    "quote_lines",
 ]
 REFERENCE_TABLES = ["units", "unit_aliases", "currencies"]
 
@@ -44,14 +59,18 @@ def upgrade() -> None:
           END IF;
         END $$
     """)
-    op.execute(f'DO $$ BEGIN EXECUTE format(\'GRANT USAGE ON SCHEMA %I TO "{role}"\', current_schema()); END $$')
+    op.execute(
+        f"DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO \"{role}\"', current_schema()); END $$"
+    )
     op.execute(CREATE_CURRENT_ORG_FUNCTION)
     for table in REFERENCE_TABLES:
         op.execute(f'GRANT SELECT ON "{table}" TO "{role}"')
 
     # An organisation sees its own row and nothing else; creating one is an operator's job.
     op.execute("ALTER TABLE organizations ENABLE ROW LEVEL SECURITY")
-    op.execute("CREATE POLICY org_self ON organizations FOR SELECT USING (id = pricing_current_org())")
+    op.execute(
+        "CREATE POLICY org_self ON organizations FOR SELECT USING (id = pricing_current_org())"
+    )
     op.execute(f'GRANT SELECT ON organizations TO "{role}"')
 
     for table in TENANT_TABLES:

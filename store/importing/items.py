@@ -1,0 +1,137 @@
+"""Import items (the item master): code, name, description, category, unit, attributes.
+
+Re-importing updates what changed and leaves the rest; attributes from the file are
+merged over the attributes already stored, so a file with fewer columns erases nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+import pandas as pd
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from core.errors import ImportFileError
+from store.bulk import raw_cursor
+from store.importing import parse
+from store.importing.common import attributes_json, rejections_for
+from store.importing.files import ProgressFn, RawTable
+from store.importing.mapping import ColumnMapping
+from store.importing.runs import ImportResult, Rejection, finish_run, start_run
+from store.models import UnitAlias
+
+FIELDS = ("item", "name", "description", "category", "unit")
+STAGE_COLUMNS = ("line_no", "code", "name", "description", "category", "unit", "attributes")
+
+_CREATE_STAGE = """
+CREATE TEMP TABLE import_item_stage (
+    line_no integer, code text, name text, description text, category text, unit text,
+    attributes jsonb
+) ON COMMIT DROP
+"""
+
+_UPSERT = """
+WITH upserted AS (
+    INSERT INTO items (org_id, code, name, description, category, unit, attributes)
+    SELECT :org, code, coalesce(name, description, code), description, category, unit,
+           attributes
+    FROM import_item_stage
+    ON CONFLICT (org_id, code) DO UPDATE SET
+        name = coalesce(excluded.name, items.name),
+        description = coalesce(excluded.description, items.description),
+        category = coalesce(excluded.category, items.category),
+        unit = coalesce(excluded.unit, items.unit),
+        attributes = items.attributes || excluded.attributes,
+        updated_at = now()
+    WHERE (items.name, items.description, items.category, items.unit, items.attributes)
+          IS DISTINCT FROM
+          (coalesce(excluded.name, items.name),
+           coalesce(excluded.description, items.description),
+           coalesce(excluded.category, items.category),
+           coalesce(excluded.unit, items.unit),
+           items.attributes || excluded.attributes)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+
+
+def import_items(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    table: RawTable,
+    mapping: ColumnMapping,
+    actor: str,
+    progress: ProgressFn | None = None,
+) -> ImportResult:
+    """Import items from ``table`` in the caller's transaction."""
+    started = time.perf_counter()
+    columns = mapping.resolve(table.header, FIELDS)
+    if "item" not in columns.values():
+        raise ImportFileError(
+            f"{table.source_name}: missing required column item; the file has "
+            f'{", ".join(table.header)}. Map one with --map "Your Column=item".'
+        )
+    run = start_run(
+        session=session,
+        org_id=org_id,
+        kind="items",
+        source_name=table.source_name,
+        sha256=table.sha256,
+        actor=actor,
+        mapping=mapping.as_json(),
+    )
+    result = ImportResult(run_id=run.id, kind="items", source_name=table.source_name)
+    result.rows_read = table.row_count
+    result.rejections = [Rejection(n, reason, raw) for n, reason, raw in table.rejected]
+
+    index = pd.RangeIndex(len(table.line_numbers))
+    raw = {columns[c]: pd.Series(v, index=index, dtype=object) for c, v in table.columns.items()}
+
+    def col(name: str) -> pd.Series:
+        return raw[name].str.strip() if name in raw else pd.Series("", index=index, dtype=object)
+
+    units = {a.alias: a.unit_code for a in session.scalars(select(UnitAlias)).all()}
+    reasons = [parse.required(col("item"), "item")]
+    out = pd.DataFrame(index=index)
+    out["line_no"] = table.line_numbers
+    out["code"] = col("item")
+    out["name"] = col("name")
+    out["description"] = col("description")
+    out["category"] = col("category")
+    out["unit"], r = parse.units(col("unit"), "unit", units)
+    reasons.append(r)
+    extra = {name: series for name, series in raw.items() if name not in FIELDS}
+    out["attributes"] = attributes_json(extra, mapping.attribute_types, index)
+    combined = parse.combine(reasons, index)
+    dup = combined.isna() & out["code"].duplicated(keep="first")
+    if dup.any():
+        first = out.loc[combined.isna()].groupby("code")["line_no"].transform("first")
+        combined[dup] = "duplicate of line " + first[dup].astype(str) + " (same item code)"
+    good = combined.isna()
+    result.rejections.extend(rejections_for(table, index[~good], combined[~good]))
+    stage = out.loc[good]
+    if progress:
+        progress("validate", len(index), len(index))
+
+    if len(stage):
+        connection = session.connection()
+        connection.execute(text(_CREATE_STAGE))
+        buffer = io.StringIO()
+        stage.loc[:, list(STAGE_COLUMNS)].to_csv(buffer, header=False, index=False)
+        with raw_cursor(connection).copy(
+            f"COPY import_item_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            copy.write(buffer.getvalue())
+        row = connection.execute(text(_UPSERT), {"org": org_id}).one()
+        connection.execute(text("DROP TABLE import_item_stage"))
+        result.inserted, result.updated = int(row[0]), int(row[1])
+        result.unchanged = len(stage) - result.inserted - result.updated
+    result.rejections.sort(key=lambda r: r.line_no)
+    result.seconds = time.perf_counter() - started
+    finish_run(session=session, org_id=org_id, result=result, actor=actor)
+    return result

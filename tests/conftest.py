@@ -1,0 +1,75 @@
+"""Fixtures: one embedded PostgreSQL per test session, migrated once; tests roll back."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.settings import Settings, load_settings
+from store import migrate, orgs
+from store.db import Database, TenantSession
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings pointing at a throw-away embedded store."""
+    data_dir = tmp_path_factory.mktemp("store")
+    return load_settings(
+        database_url=None,
+        database_app_url=None,
+        data_dir=data_dir,
+        db_name="pricing_agent_test",
+    )
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    """The migrated test store."""
+    db = Database(settings)
+    migrate.upgrade(db)
+    yield db
+    db.dispose()
+    shutil.rmtree(settings.data_dir / "pgdata", ignore_errors=True)
+
+
+def make_org(database: Database, prefix: str = "org") -> uuid.UUID:
+    """Create (and commit) an organisation with a unique name."""
+    with database.owner_session() as session:
+        return orgs.create_org(session=session, name=f"{prefix}-{uuid.uuid4().hex[:10]}").id
+
+
+@pytest.fixture
+def org_id(database: Database) -> uuid.UUID:
+    """A fresh organisation for this test."""
+    return make_org(database)
+
+
+@pytest.fixture
+def session(database: Database, org_id: uuid.UUID) -> Iterator[Session]:
+    """A service session scoped to ``org_id`` whose work is rolled back after the test."""
+    connection = database.service_engine.connect()
+    outer = connection.begin()
+    tenant = TenantSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    tenant.info["org_id"] = org_id
+    try:
+        yield tenant
+    finally:
+        tenant.close()
+        outer.rollback()
+        connection.close()
+
+
+def count(session: Session, table: str) -> int:
+    """Rows of ``table`` visible to the session."""
+    return int(session.scalar(text(f"SELECT count(*) FROM {table}")) or 0)

@@ -1,0 +1,280 @@
+"""The ``pricing-agent`` command line: thin commands over the store.
+
+Errors end the command with one clear line and a non-zero exit code; ``--debug`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from core.errors import PricingAgentError
+from core.logging import configure_logging
+from core.settings import get_settings
+from store import migrate, orgs
+from store.db import Database
+from store.importing.files import ProgressFn
+from store.importing.mapping import ColumnMapping, load_mapping, parse_map_options
+from store.importing.service import KINDS, import_file
+
+app = typer.Typer(
+    name="pricing-agent",
+    help="Pricing assistant for procurement buyers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Schema migrations.", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of an organisation.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(keys_app, name="keys")
+
+# Off a terminal rich assumes 80 columns; logs and CI read better unwrapped.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+OrgOption = Annotated[
+    str | None,
+    typer.Option("--org", help="Organisation name (default: PRICING_AGENT_ORG, else demo)."),
+]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    configure_logging("DEBUG" if debug else get_settings().log_level)
+
+
+def _database() -> Database:
+    return Database(get_settings())
+
+
+def _org_id(db: Database, name: str | None) -> tuple[uuid.UUID, str]:
+    name = name or get_settings().default_org
+    with db.owner_session() as session:
+        org = orgs.get_org(session=session, name=name)
+        return org.id, org.name
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the store's schema (creating the embedded store if needed)."""
+    db = _database()
+    before = migrate.current_revision(db)
+    migrate.upgrade(db, revision)
+    after = migrate.current_revision(db)
+    out.print(f"schema {before or 'empty'} -> {after} ({db.describe()})")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1.")],
+) -> None:
+    """Downgrade the store's schema."""
+    db = _database()
+    migrate.downgrade(db, revision)
+    out.print(f"schema now at {migrate.current_revision(db) or 'empty'}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say where the store is and whether its schema is current."""
+    db = _database()
+    current, head = migrate.current_revision(db), migrate.head_revision()
+    state = "current" if current == head else f"behind (code expects {head})"
+    out.print(f"{db.describe()}: schema {current or 'empty'}, {state}")
+
+
+# --------------------------------------------------------------------------- orgs and keys
+
+
+@orgs_app.command("create")
+def orgs_create(name: Annotated[str, typer.Argument(help="Organisation name.")]) -> None:
+    """Create an organisation."""
+    db = _database()
+    with db.owner_session() as session:
+        org = orgs.create_org(session=session, name=name)
+        out.print(f"created organisation {org.name} ({org.id})")
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """List organisations."""
+    from sqlalchemy import select
+
+    from store.models import Organization
+
+    db = _database()
+    with db.owner_session() as session:
+        for org in session.scalars(select(Organization).order_by(Organization.name)):
+            out.print(f"{org.name}\t{org.id}")
+
+
+@keys_app.command("create")
+def keys_create(
+    org: OrgOption = None,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+    role: Annotated[str, typer.Option(help="viewer, buyer or admin.")] = "buyer",
+) -> None:
+    """Create an API key; the key is printed once, alone on the last line."""
+    db = _database()
+    org_id, org_name = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        key, secret = orgs.create_api_key(
+            session=session, org_id=org_id, name=name, role=role, actor="cli"
+        )
+        key_id = key.id
+    err.print(f"API key {key_id} ({role}) for {org_name}; store it now, it is not shown again:")
+    # Alone on the last line of stdout so scripts can take it with `tail -n1`.
+    print(secret)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id.")], org: OrgOption = None
+) -> None:
+    """Revoke an API key."""
+    db = _database()
+    org_id, org_name = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        orgs.revoke_api_key(session=session, org_id=org_id, key_id=key_id, actor="cli")
+    out.print(f"revoked API key {key_id} of {org_name}")
+
+
+# --------------------------------------------------------------------------- import
+
+
+@contextmanager
+def _progress_bar() -> Iterator[ProgressFn]:
+    progress = Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase, total=total or None)
+        progress.update(tasks[phase], completed=done, total=total or None)
+
+    with progress:
+        yield report
+
+
+@app.command("import")
+def import_command(
+    kind: Annotated[str, typer.Argument(help="quotes, items or index.")],
+    file: Annotated[Path, typer.Argument(help="CSV, CSV.gz or Excel (.xlsx) file.")],
+    org: OrgOption = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help='Column mapping "Source Column=field" (repeatable).'),
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="YAML mapping file, or a shipped one by name (indot_bidtabs)."),
+    ] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="strftime format of date columns, e.g. %d/%m/%Y.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Name of the data source.")] = None,
+    names: Annotated[
+        Path | None, typer.Option(help="index only: CSV of code,name,unit,source per series.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Import quote lines, items or index series; bad rows are reported, good rows kept."""
+    if kind not in KINDS:
+        raise typer.BadParameter(f"must be one of {', '.join(KINDS)}", param_hint="KIND")
+    column_mapping = load_mapping(mapping) if mapping else ColumnMapping()
+    column_mapping = column_mapping.merged(parse_map_options(map_ or []))
+    column_mapping.date_format = date_format or column_mapping.date_format
+    column_mapping.source = source or column_mapping.source
+    db = _database()
+    org_id, org_name = _org_id(db, org)
+    settings = get_settings()
+    with _progress_bar() as progress, db.session_scope(org_id) as session:
+        result = import_file(
+            session=session, org_id=org_id, kind=kind, path=file, mapping=column_mapping,
+            actor="cli", series_info_path=names, rejected_dir=settings.data_dir / "rejected",
+            progress=progress,
+        )
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+        return
+    out.print(f"[{org_name}] {result.summary()}")
+    for note in result.notes:
+        out.print(f"  note: {note}")
+    for rejection in result.rejections[:10]:
+        out.print(f"  line {rejection.line_no}: {rejection.reason}", highlight=False)
+    if result.rejected > 10:
+        out.print(f"  … and {result.rejected - 10:,} more")
+    if result.rejected_file:
+        out.print(f"  rejected rows written to {result.rejected_file}")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo_command(
+    org: Annotated[str, typer.Option(help="Organisation to load the sample into.")] = "demo",
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve after loading (default).")
+    ] = True,
+) -> None:
+    """Set up the store, load the real sample data, and run the main job."""
+    from ui.demo import run_demo
+
+    run_demo(_database(), org_name=org, serve=serve, console=out)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """Run the command line; turn errors into one line and an exit code."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app()  # standalone: usage errors print their help and exit 2
+    except PricingAgentError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc.message}", highlight=False, markup=False)
+        sys.exit(1)
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
+            highlight=False,
+            markup=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The demo: set up the store, load the real sample data into ``demo``, show what it holds."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select, text
+
+from core.errors import StoreUnavailableError
+from store import migrate, orgs
+from store.db import Database
+from store.importing.mapping import load_mapping
+from store.importing.service import import_file
+from store.models import IndexObservation, QuoteLine
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+QUOTES_FILE = "indot_bidtabs_2022-08_2026-05.csv.gz"
+INDEX_FILES = (
+    "fred_ppi_construction_inputs_1947-01_2023-11.csv.gz",
+    "wb_pinksheet_construction_subset_1960-01_2024-11.csv.gz",
+)
+SERIES_NAMES = "series_names.csv"
+
+
+def load_sample_data(db: Database, org_id: uuid.UUID, console: Console) -> None:
+    """Import the sample quote lines and index series into an organisation."""
+    if not (SAMPLE_DIR / QUOTES_FILE).exists():
+        raise StoreUnavailableError(f"sample data missing from {SAMPLE_DIR}")
+    rejected_dir = db.settings.data_dir / "rejected"
+    with db.session_scope(org_id) as session:
+        result = import_file(
+            session=session, org_id=org_id, kind="quotes", path=SAMPLE_DIR / QUOTES_FILE,
+            mapping=load_mapping("indot_bidtabs"), actor="demo", rejected_dir=rejected_dir,
+        )
+        console.print(f"  {result.summary()}")
+        for name in INDEX_FILES:
+            result = import_file(
+                session=session, org_id=org_id, kind="index", path=SAMPLE_DIR / name,
+                actor="demo", series_info_path=SAMPLE_DIR / SERIES_NAMES,
+                rejected_dir=rejected_dir,
+            )
+            console.print(f"  {result.summary()} (observations)")
+
+
+_TOP_ITEMS = text(
+    """
+    SELECT i.code, i.name, ql.unit, count(*) AS quotes,
+           count(DISTINCT ql.supplier_id) AS suppliers,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ql.unit_price) AS median_price,
+           min(ql.quote_date) AS first, max(ql.quote_date) AS last
+    FROM quote_lines ql JOIN items i ON i.org_id = ql.org_id AND i.id = ql.item_id
+    GROUP BY i.code, i.name, ql.unit
+    ORDER BY count(*) DESC
+    LIMIT 8
+    """
+)
+
+
+def show_store(db: Database, org_id: uuid.UUID, console: Console) -> None:
+    """Print what the organisation's store holds."""
+    with db.session_scope(org_id) as session:
+        lines = session.scalar(select(func.count()).select_from(QuoteLine)) or 0
+        observations = session.scalar(select(func.count()).select_from(IndexObservation)) or 0
+        counts = {
+            table: session.scalar(text(f"SELECT count(*) FROM {table}"))
+            for table in ("suppliers", "items", "rfqs", "rfq_lines", "index_series")
+        }
+        console.print(
+            f"  {lines:,} quote lines from {counts['suppliers']:,} suppliers on "
+            f"{counts['items']:,} items, {counts['rfqs']:,} RFQs ({counts['rfq_lines']:,} lines); "
+            f"{counts['index_series']:,} index series, {observations:,} observations"
+        )
+        table = Table(title="Most-quoted items (USD, median unit price)")
+        for column in ("item", "description", "unit", "quotes", "suppliers", "median", "from", "to"):
+            table.add_column(column)
+        for row in session.execute(_TOP_ITEMS):
+            table.add_row(
+                row.code, row.name[:38], row.unit, f"{row.quotes:,}", str(row.suppliers),
+                f"{row.median_price:,.2f}", f"{row.first}", f"{row.last}",
+            )
+        console.print(table)
+
+
+def run_demo(db: Database, *, org_name: str, serve: bool, console: Console) -> None:
+    """Migrate, load the sample into ``org_name`` when empty, and show the result."""
+    console.print(f"store: {db.describe()}")
+    migrate.upgrade(db)
+    console.print(f"schema at {migrate.current_revision(db)}")
+    with db.owner_session() as session:
+        org, created = orgs.get_or_create_org(session=session, name=org_name)
+        org_id = org.id
+    with db.session_scope(org_id) as session:
+        has_data = session.scalar(select(QuoteLine.id).limit(1)) is not None
+    if has_data:
+        console.print(f"organisation {org_name!r} already holds data; not reloading")
+    else:
+        console.print(f"loading the sample data into {org_name!r}{' (new)' if created else ''}")
+        load_sample_data(db, org_id, console)
+    show_store(db, org_id, console)
+    if serve:
+        # The API and chat arrive with the service issue; until then the demo ends here.
+        console.print("nothing to serve yet: the API and chat are not built; done")
