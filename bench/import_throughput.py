@@ -56,7 +56,11 @@ from store.importing.quotes import import_quotes
 from store.models import QuoteLine
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_SOURCE = ROOT / "data" / "sample" / "indot_bidtabs.csv.gz"
+# The project's sample copy first (same bytes as the shared file), then the shared file.
+PROJECT_SOURCES = (
+    ROOT / "data" / "sample" / "indot_bidtabs_2022-08_2026-05.csv.gz",
+    ROOT / "data" / "sample" / "indot_bidtabs.csv.gz",
+)
 SHARED_SOURCE = Path("/work/shared/data/bids/indot_bidtabs_material_items_2022-08_2026-05.csv.gz")
 REKEY_COLUMN = "ProjectID"
 DEFAULT_ROWS = 1_000_000
@@ -67,7 +71,7 @@ COPY_COLUMNS = tuple(c.name for c in QuoteLine.__table__.columns if c.name != "i
 
 def default_source() -> Path:
     """Return the INDOT file: the project's sample copy when present, else the shared one."""
-    return PROJECT_SOURCE if PROJECT_SOURCE.exists() else SHARED_SOURCE
+    return next((p for p in PROJECT_SOURCES if p.exists()), SHARED_SOURCE)
 
 
 def log(message: str) -> None:

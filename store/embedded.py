@@ -46,10 +46,10 @@ def start_embedded(data_dir: Path) -> EmbeddedServer:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver import get_server  # type: ignore[attr-defined]
 
         try:
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            server = get_server(pgdata, cleanup_mode="stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
             log = pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

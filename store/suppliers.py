@@ -35,13 +35,19 @@ _LEGAL_FORMS = {
     "SRL",
     "PTY",
 }
+_TRANSLITERATE = str.maketrans(
+    {"Ø": "O", "Æ": "AE", "Œ": "OE", "Ł": "L", "Đ": "D", "Þ": "TH", "ẞ": "SS", "ß": "SS"}
+)
 _ABBREVIATIONS = {"BROS": "BROTHERS", "CONSTR": "CONSTRUCTION", "INTL": "INTERNATIONAL"}
 
 
 def supplier_key(name: str) -> str:
     """Return the normalised identity of a supplier name or code."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    text = text.upper().replace("&", " AND ")
+    # Upper-case first (ß -> SS), spell out letters with no ASCII decomposition, then
+    # drop the accents NFKD separates (É -> E).
+    text = name.upper().translate(_TRANSLITERATE)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = text.replace("&", " AND ")
     text = re.sub(r"[.'’`]", "", text)  # J.H. -> JH, O'MARA -> OMARA
     tokens = re.sub(r"[^A-Z0-9]+", " ", text).split()
     joined: list[str] = []

@@ -117,9 +117,7 @@ def item(session: Session, org_id: uuid.UUID, **overrides: Any) -> Item:
     return _add(session, row, overrides)
 
 
-def item_alias(
-    session: Session, org_id: uuid.UUID, *, item_id: int, **overrides: Any
-) -> ItemAlias:
+def item_alias(session: Session, org_id: uuid.UUID, *, item_id: int, **overrides: Any) -> ItemAlias:
     """Add an external code for an item."""
     row = ItemAlias(org_id=org_id, system="SAP", external_code=_tag("MAT"), item_id=item_id)
     return _add(session, row, overrides)
@@ -346,13 +344,9 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
     "audit_log": lambda s, o, ids: audit_log(s, o),
     "fx_rates": lambda s, o, ids: fx_rate(s, o),
     "import_runs": lambda s, o, ids: import_run(s, o),
-    "import_rejections": lambda s, o, ids: import_rejection(
-        s, o, import_run_id=ids["import_runs"]
-    ),
+    "import_rejections": lambda s, o, ids: import_rejection(s, o, import_run_id=ids["import_runs"]),
     "index_series": lambda s, o, ids: index_series(s, o),
-    "index_observations": lambda s, o, ids: index_observation(
-        s, o, series_id=ids["index_series"]
-    ),
+    "index_observations": lambda s, o, ids: index_observation(s, o, series_id=ids["index_series"]),
     "suppliers": lambda s, o, ids: supplier(s, o),
     "items": lambda s, o, ids: item(s, o),
     "item_aliases": lambda s, o, ids: item_alias(s, o, item_id=ids["items"]),

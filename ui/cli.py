@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from core.errors import PricingAgentError
+from core.errors import ImportFileError, PricingAgentError
 from core.logging import configure_logging
 from core.settings import get_settings
 from store import migrate, orgs
@@ -43,7 +43,7 @@ app.add_typer(keys_app, name="keys")
 
 # Off a terminal rich assumes 80 columns; logs and CI read better unwrapped.
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 OrgOption = Annotated[
     str | None,
@@ -209,6 +209,8 @@ def import_command(
     """Import quote lines, items or index series; bad rows are reported, good rows kept."""
     if kind not in KINDS:
         raise typer.BadParameter(f"must be one of {', '.join(KINDS)}", param_hint="KIND")
+    if not file.is_file():  # say so before starting or reaching the store
+        raise ImportFileError(f"file not found: {file}")
     column_mapping = load_mapping(mapping) if mapping else ColumnMapping()
     column_mapping = column_mapping.merged(parse_map_options(map_ or []))
     column_mapping.date_format = date_format or column_mapping.date_format
@@ -218,8 +220,14 @@ def import_command(
     settings = get_settings()
     with _progress_bar() as progress, db.session_scope(org_id) as session:
         result = import_file(
-            session=session, org_id=org_id, kind=kind, path=file, mapping=column_mapping,
-            actor="cli", series_info_path=names, rejected_dir=settings.data_dir / "rejected",
+            session=session,
+            org_id=org_id,
+            kind=kind,
+            path=file,
+            mapping=column_mapping,
+            actor="cli",
+            series_info_path=names,
+            rejected_dir=settings.data_dir / "rejected",
             progress=progress,
         )
     if as_json:

@@ -32,14 +32,23 @@ def load_sample_data(db: Database, org_id: uuid.UUID, console: Console) -> None:
     rejected_dir = db.settings.data_dir / "rejected"
     with db.session_scope(org_id) as session:
         result = import_file(
-            session=session, org_id=org_id, kind="quotes", path=SAMPLE_DIR / QUOTES_FILE,
-            mapping=load_mapping("indot_bidtabs"), actor="demo", rejected_dir=rejected_dir,
+            session=session,
+            org_id=org_id,
+            kind="quotes",
+            path=SAMPLE_DIR / QUOTES_FILE,
+            mapping=load_mapping("indot_bidtabs"),
+            actor="demo",
+            rejected_dir=rejected_dir,
         )
         console.print(f"  {result.summary()}")
         for name in INDEX_FILES:
             result = import_file(
-                session=session, org_id=org_id, kind="index", path=SAMPLE_DIR / name,
-                actor="demo", series_info_path=SAMPLE_DIR / SERIES_NAMES,
+                session=session,
+                org_id=org_id,
+                kind="index",
+                path=SAMPLE_DIR / name,
+                actor="demo",
+                series_info_path=SAMPLE_DIR / SERIES_NAMES,
                 rejected_dir=rejected_dir,
             )
             console.print(f"  {result.summary()} (observations)")
@@ -74,12 +83,27 @@ def show_store(db: Database, org_id: uuid.UUID, console: Console) -> None:
             f"{counts['index_series']:,} index series, {observations:,} observations"
         )
         table = Table(title="Most-quoted items (USD, median unit price)")
-        for column in ("item", "description", "unit", "quotes", "suppliers", "median", "from", "to"):
+        for column in (
+            "item",
+            "description",
+            "unit",
+            "quotes",
+            "suppliers",
+            "median",
+            "from",
+            "to",
+        ):
             table.add_column(column)
         for row in session.execute(_TOP_ITEMS):
             table.add_row(
-                row.code, row.name[:38], row.unit, f"{row.quotes:,}", str(row.suppliers),
-                f"{row.median_price:,.2f}", f"{row.first}", f"{row.last}",
+                row.code,
+                row.name[:38],
+                row.unit,
+                f"{row.quotes:,}",
+                str(row.suppliers),
+                f"{row.median_price:,.2f}",
+                f"{row.first}",
+                f"{row.last}",
             )
         console.print(table)
 

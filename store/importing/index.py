@@ -172,8 +172,13 @@ def _copy_stage(connection: Connection, observations: pd.DataFrame) -> None:
     with raw_cursor(connection).copy(
         "COPY import_index_stage (series_id, obs_date, value) FROM STDIN"
     ) as copy:
-        for row in observations.itertuples(index=False):
-            copy.write_row((int(row.series_id), row.obs_date, row.value))
+        for series_id, obs_date, value in zip(
+            observations["series_id"].tolist(),
+            observations["obs_date"].tolist(),
+            observations["value"].tolist(),
+            strict=True,
+        ):
+            copy.write_row((series_id, obs_date, value))
 
 
 def _date_column(table: RawTable, mapping: ColumnMapping) -> str:

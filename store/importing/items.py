@@ -33,29 +33,34 @@ CREATE TEMP TABLE import_item_stage (
 ) ON COMMIT DROP
 """
 
-_UPSERT = """
-WITH upserted AS (
-    INSERT INTO items (org_id, code, name, description, category, unit, attributes)
-    SELECT :org, code, coalesce(name, description, code), description, category, unit,
-           attributes
-    FROM import_item_stage
-    ON CONFLICT (org_id, code) DO UPDATE SET
-        name = coalesce(excluded.name, items.name),
-        description = coalesce(excluded.description, items.description),
-        category = coalesce(excluded.category, items.category),
-        unit = coalesce(excluded.unit, items.unit),
-        attributes = items.attributes || excluded.attributes,
+# Blank cells leave stored values alone; a name falls back to the description only where
+# the stored name is just the code (an item first seen on a quote without a description).
+_UPDATE = """
+WITH changed AS (
+    UPDATE items i SET
+        name = coalesce(s.name, CASE WHEN i.name = i.code THEN s.description END, i.name),
+        description = coalesce(s.description, i.description),
+        category = coalesce(s.category, i.category),
+        unit = coalesce(s.unit, i.unit),
+        attributes = i.attributes || s.attributes,
         updated_at = now()
-    WHERE (items.name, items.description, items.category, items.unit, items.attributes)
+    FROM import_item_stage s
+    WHERE i.org_id = :org AND i.code = s.code
+      AND (i.name, i.description, i.category, i.unit, i.attributes)
           IS DISTINCT FROM
-          (coalesce(excluded.name, items.name),
-           coalesce(excluded.description, items.description),
-           coalesce(excluded.category, items.category),
-           coalesce(excluded.unit, items.unit),
-           items.attributes || excluded.attributes)
-    RETURNING (xmax = 0) AS inserted
+          (coalesce(s.name, CASE WHEN i.name = i.code THEN s.description END, i.name),
+           coalesce(s.description, i.description), coalesce(s.category, i.category),
+           coalesce(s.unit, i.unit), i.attributes || s.attributes)
+    RETURNING 1
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+SELECT count(*) FROM changed
+"""
+
+_INSERT = """
+INSERT INTO items (org_id, code, name, description, category, unit, attributes)
+SELECT :org, code, coalesce(name, description, code), description, category, unit, attributes
+FROM import_item_stage
+ON CONFLICT (org_id, code) DO NOTHING
 """
 
 
@@ -127,9 +132,9 @@ def import_items(
             f"COPY import_item_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
         ) as copy:
             copy.write(buffer.getvalue())
-        row = connection.execute(text(_UPSERT), {"org": org_id}).one()
+        result.updated = int(connection.execute(text(_UPDATE), {"org": org_id}).scalar_one())
+        result.inserted = int(connection.execute(text(_INSERT), {"org": org_id}).rowcount)
         connection.execute(text("DROP TABLE import_item_stage"))
-        result.inserted, result.updated = int(row[0]), int(row[1])
         result.unchanged = len(stage) - result.inserted - result.updated
     result.rejections.sort(key=lambda r: r.line_no)
     result.seconds = time.perf_counter() - started

@@ -244,3 +244,37 @@ def test_database_app_url_logs_in_as_its_own_role(
         assert list(tmp_path.iterdir()) == []
     finally:
         database.dispose()
+
+
+def test_unmigrated_store_says_to_run_db_upgrade(
+    cluster: PgCluster, tmp_path: Path, no_embedded_start: None
+) -> None:
+    cluster.create_database("pricing_unmigrated")
+    settings = load_settings(
+        database_url=cluster.url("pricing_unmigrated"),
+        data_dir=tmp_path,
+        db_app_role="pricing_app_never_created",
+    )
+    database = Database(settings)
+    try:
+        with pytest.raises(StoreUnavailableError, match="pricing-agent db upgrade"):
+            database.ping()
+    finally:
+        database.dispose()
+
+
+def test_service_login_without_the_grant_is_told_what_to_grant(
+    db: Database, cluster: PgCluster, tmp_path: Path
+) -> None:
+    login, password = "svc_nogrant", secrets.token_hex(16)
+    with db.owner_engine.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {login} LOGIN PASSWORD '{password}'"))
+    app_url = cluster.url(DB_NAME, user=login, password=password)
+    database = Database(external_settings(cluster, tmp_path, app_url=app_url))
+    try:
+        with pytest.raises(StoreUnavailableError, match=f"GRANT {APP_ROLE} TO"):
+            database.ping()
+        with pytest.raises(StoreUnavailableError), database.session_scope(uuid.uuid4()) as s:
+            s.execute(text("SELECT 1"))
+    finally:
+        database.dispose()

@@ -41,8 +41,13 @@ EXPECTED_REASONS = {
 
 def _import(session, org_id, path: Path, mapping: ColumnMapping | None = None, **kw):
     return import_file(
-        session=session, org_id=org_id, kind="quotes", path=path,
-        mapping=mapping or ColumnMapping(), actor="test", **kw,
+        session=session,
+        org_id=org_id,
+        kind="quotes",
+        path=path,
+        mapping=mapping or ColumnMapping(),
+        actor="test",
+        **kw,
     )
 
 
@@ -81,10 +86,7 @@ def test_values_are_normalised_exactly(session, org_id, tmp_path):
     path = tmp_path / "q.csv"
     shutil.copy(BAD_ROWS, path)
     _import(session, org_id, path)
-    lines = {
-        (ql.unit, ql.unit_price): ql
-        for ql in session.scalars(select(QuoteLine)).all()
-    }
+    lines = {(ql.unit, ql.unit_price): ql for ql in session.scalars(select(QuoteLine)).all()}
     # S.Y./SYS -> yd2, C.Y. -> yd3; "$1,198.23" -> Decimal exactly.
     assert {unit for unit, _ in lines} == {"yd2", "yd3"}
     assert ("yd3", Decimal("1198.23")) in lines
@@ -119,11 +121,11 @@ def test_near_duplicate_supplier_names_resolve_to_one_supplier(session, org_id, 
     path = tmp_path / "s.csv"
     path.write_text(
         "supplier,item,quote_date,quantity,unit_price,unit\n"
-        "\"CLR, INC.\",A-1,2024-01-02,10,5,EA\n"
+        '"CLR, INC.",A-1,2024-01-02,10,5,EA\n'
         "CLR INC.,A-1,2024-02-02,10,6,EA\n"
         "clr inc,A-1,2024-03-02,10,7,EA\n"
-        "\"L G S PLUMBING INC\",A-1,2024-03-02,10,7,EA\n"
-        "\"LGS PLUMBING, INC.\",A-1,2024-04-02,10,7,EA\n"
+        '"L G S PLUMBING INC",A-1,2024-03-02,10,7,EA\n'
+        '"LGS PLUMBING, INC.",A-1,2024-04-02,10,7,EA\n'
     )
     result = _import(session, org_id, path)
     assert result.inserted == 5
@@ -141,8 +143,14 @@ def test_column_mapping_options_and_missing_columns(session, org_id, tmp_path):
     with pytest.raises(ImportFileError, match="missing required column"):
         _import(session, org_id, path)
     mapping = parse_map_options(
-        ["Vendor=supplier", "Part=item", "Date=quote_date", "Qty=quantity", "Price=unit_price",
-         "UoM=unit"]
+        [
+            "Vendor=supplier",
+            "Part=item",
+            "Date=quote_date",
+            "Qty=quantity",
+            "Price=unit_price",
+            "UoM=unit",
+        ]
     )
     mapping.date_format = "%d/%m/%Y"
     result = _import(session, org_id, path, mapping)
@@ -193,9 +201,7 @@ def test_unreadable_files_fail_clearly(session, org_id, tmp_path):
         _import(session, org_id, dupe)
 
 
-def test_rejected_file_falls_back_when_input_folder_is_read_only(
-    session, org_id, tmp_path
-):
+def test_rejected_file_falls_back_when_input_folder_is_read_only(session, org_id, tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
     path = folder / "q.csv"
@@ -229,9 +235,7 @@ def test_real_indot_bid_tabs_import_whole_and_idempotent(session, org_id):
     units = set(session.scalars(text("SELECT DISTINCT unit FROM quote_lines")).all())
     assert units == {"ton", "yd3", "yd2", "lb"}
     # The same pay item under two descriptions is still one item.
-    assert (
-        session.scalar(text("SELECT count(*) FROM items WHERE code = '301-12234'")) == 1
-    )
+    assert session.scalar(text("SELECT count(*) FROM items WHERE code = '301-12234'")) == 1
 
     again = import_quotes(
         session=session, org_id=org_id, table=table, mapping=mapping, actor="test"

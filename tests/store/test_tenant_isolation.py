@@ -79,9 +79,7 @@ def test_factories_cover_every_tenant_table() -> None:
 
 
 @pytest.mark.parametrize("table_name", TENANT_TABLES)
-def test_other_org_rows_are_invisible(
-    session: Session, org_b: OtherOrg, table_name: str
-) -> None:
+def test_other_org_rows_are_invisible(session: Session, org_b: OtherOrg, table_name: str) -> None:
     table = _table(table_name)
     key = org_b.keys[table_name]
     assert session.scalar(select(func.count()).select_from(table)) == 0
@@ -125,9 +123,7 @@ def test_rows_for_another_org_cannot_be_inserted(
 
 
 @pytest.mark.parametrize("table_name", TENANT_TABLES)
-def test_owner_org_sees_its_own_row(
-    database: Database, org_b: OtherOrg, table_name: str
-) -> None:
+def test_owner_org_sees_its_own_row(database: Database, org_b: OtherOrg, table_name: str) -> None:
     table = _table(table_name)
     with database.session_scope(org_b.org_id) as own:
         rows = own.execute(select(table).where(_by_key(table, org_b.keys[table_name]))).all()

@@ -85,9 +85,7 @@ def test_unknown_spellings_do_not_resolve(catalog: UnitCatalog, spelling: str) -
         ("wk", "h", "168"),
     ],
 )
-def test_factors_are_exact(
-    catalog: UnitCatalog, from_unit: str, to_unit: str, factor: str
-) -> None:
+def test_factors_are_exact(catalog: UnitCatalog, from_unit: str, to_unit: str, factor: str) -> None:
     got = catalog.factor(from_unit, to_unit)
     assert isinstance(got, Decimal)
     assert got == Decimal(factor)
@@ -149,9 +147,7 @@ def test_unknown_unit_in_conversion_is_refused(catalog: UnitCatalog) -> None:
         catalog.convert_price(Price(Decimal("1"), "USD", "TON"), "bushel")
 
 
-def test_every_dimension_of_the_migration_has_units(
-    session: Session, catalog: UnitCatalog
-) -> None:
+def test_every_dimension_of_the_migration_has_units(session: Session, catalog: UnitCatalog) -> None:
     check = session.scalar(
         text(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
@@ -162,7 +158,8 @@ def test_every_dimension_of_the_migration_has_units(
     dimensions = set(re.findall(r"'([a-z_]+)'", check or ""))
     assert dimensions == {"mass", "length", "area", "volume", "count", "lump_sum", "time"}
     codes = {
-        row.code: row.dimension for row in session.execute(text("SELECT code, dimension FROM units"))
+        row.code: row.dimension
+        for row in session.execute(text("SELECT code, dimension FROM units"))
     }
     for dimension in dimensions:
         units = [c for c, d in codes.items() if d == dimension]

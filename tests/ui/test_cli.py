@@ -1,0 +1,132 @@
+"""The command line as an operator uses it: real processes against the test store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings
+from tests.conftest import FIXTURES, SAMPLE
+
+
+@pytest.fixture
+def cli(settings: Settings, database):
+    """Run ``pricing-agent`` against the test store; return the finished process."""
+    env = {
+        **os.environ,
+        "PRICING_AGENT_DATA_DIR": str(settings.data_dir),
+        "PRICING_AGENT_DB_NAME": settings.db_name,
+    }
+    env.pop("DATABASE_URL", None)
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ui.cli", *args],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    return run
+
+
+def test_org_key_and_import_workflow(cli, tmp_path):
+    org = f"cli-{uuid.uuid4().hex[:8]}"
+    assert "created organisation" in cli("orgs", "create", org).stdout
+    again = cli("orgs", "create", org.upper(), check=False)
+    assert again.returncode == 1
+    assert again.stderr.strip() == f"error: organisation {org.upper()!r} already exists"
+
+    key = cli("keys", "create", "--org", org, "--role", "viewer").stdout.strip().splitlines()
+    assert key[-1].startswith("pa_")
+    assert len(key[-1]) > 40
+
+    path = tmp_path / "bad.csv"
+    shutil.copy(FIXTURES / "quotes_with_bad_rows.csv", path)
+    proc = cli("import", "quotes", str(path), "--org", org)
+    assert "read 16, imported 4 (4 new" in proc.stdout
+    assert "rejected 12" in proc.stdout
+    assert "line 4: supplier is missing" in proc.stdout
+    assert (tmp_path / "bad.rejected.csv").exists()
+
+
+def test_import_with_map_options_and_json(cli, tmp_path):
+    org = f"cli-{uuid.uuid4().hex[:8]}"
+    cli("orgs", "create", org)
+    path = tmp_path / "slice.csv"
+    shutil.copy(FIXTURES / "indot_slice_30.csv", path)
+    args = ["import", "quotes", str(path), "--org", org, "--json"]
+    maps = [
+        "Bid Date=quote_date",
+        "ProjectID=rfq",
+        "Pay Item=item",
+        "Description=item_description",
+        "Unit Price=unit_price",
+        "Bidder Name=supplier",
+    ]
+    for m in maps:
+        args += ["--map", m]
+    import json
+
+    result = json.loads(cli(*args).stdout)
+    assert (result["rows_read"], result["inserted"], result["rejected"]) == (30, 30, 0)
+    again = json.loads(
+        cli(
+            "import", "quotes", str(path), "--org", org, "--mapping", "indot_bidtabs", "--json"
+        ).stdout
+    )
+    # Same rows under the shipped mapping: nothing new, and only attribute names differ.
+    assert again["inserted"] == 0
+
+
+def test_errors_are_one_line_without_traceback(cli, tmp_path):
+    missing = cli("import", "quotes", str(tmp_path / "nope.csv"), check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("error: file not found")
+    assert "Traceback" not in missing.stderr
+
+    unknown_org = cli(
+        "import",
+        "quotes",
+        str(FIXTURES / "indot_slice_30.csv"),
+        "--org",
+        "no-such-org",
+        check=False,
+    )
+    assert unknown_org.returncode == 1
+    assert "no organisation named 'no-such-org'" in unknown_org.stderr
+
+    bad_kind = cli("import", "widgets", "x.csv", check=False)
+    assert bad_kind.returncode == 2
+    assert "quotes, items, index" in bad_kind.stderr
+
+    debug = cli("--debug", "import", "quotes", str(tmp_path / "nope.csv"), check=False)
+    assert "Traceback" in debug.stderr
+
+
+def test_db_status_reports_current_schema(cli):
+    out = cli("db", "status").stdout
+    assert "embedded PostgreSQL" in out
+    assert "current" in out
+
+
+def test_demo_no_serve_loads_the_sample_once(cli):
+    org = f"demo-{uuid.uuid4().hex[:8]}"
+    first = cli("demo", "--org", org, "--no-serve").stdout
+    assert "imported 81,239 (81,239 new" in first
+    assert "81,239 quote lines from 134 suppliers on 93 items" in first
+    second = cli("demo", "--org", org, "--no-serve").stdout
+    assert "already holds data; not reloading" in second
+    assert (SAMPLE / "SOURCES.md").exists()
