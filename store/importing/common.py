@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from store.importing import parse
 from store.importing.files import RawTable
@@ -41,7 +43,7 @@ def attributes_json(
             types.get(name) == "number" or bool(bad[present].isna().all())
         )
         if is_number:
-            encoded = parse.floats(numeric_text).map(_json_number)
+            encoded = _json_numbers(parse.floats(numeric_text))
         else:
             encoded = values.map(memo(json.dumps))
         fragment = (", " + key + ": " + encoded).where(present & encoded.ne(""), "")
@@ -49,10 +51,14 @@ def attributes_json(
     return "{" + body.str[2:] + "}"
 
 
-def _json_number(value: float) -> str:
-    if math.isnan(value):  # not a number after all
-        return ""
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+def _json_numbers(values: pd.Series) -> pd.Series:
+    """JSON text of floats: whole numbers without ``.0``; blank where not a number."""
+    encoded = pd.Series("", index=values.index, dtype=object)
+    whole = values.notna() & (values == np.floor(values)) & (values.abs() < 2**53)
+    encoded[whole] = values[whole].astype("int64").astype(str)
+    fraction = values.notna() & ~whole
+    encoded[fraction] = values[fraction].map(repr)
+    return encoded
 
 
 def rejections_for(table: RawTable, rows: pd.Index, reasons: pd.Series) -> list[Rejection]:
@@ -67,3 +73,19 @@ def rejections_for(table: RawTable, rows: pd.Index, reasons: pd.Series) -> list[
         )
         for i in rows
     ]
+
+
+def csv_for_copy(frame: pd.DataFrame) -> bytes:
+    """Render a frame as CSV for ``COPY … WITH (FORMAT csv)``: blank cells become NULL."""
+    arrays = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "iu":
+            arrays.append(pa.array(column.to_numpy()))
+        else:
+            text = column.astype("str")
+            arrays.append(pa.array(text.where(text.ne(""), None), type=pa.string()))
+    table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return bytes(sink.getvalue().to_pybytes())

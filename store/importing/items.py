@@ -6,7 +6,6 @@ merged over the attributes already stored, so a file with fewer columns erases n
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.errors import ImportFileError
 from store.bulk import raw_cursor
 from store.importing import parse
-from store.importing.common import attributes_json, rejections_for
+from store.importing.common import attributes_json, csv_for_copy, rejections_for
 from store.importing.files import ProgressFn, RawTable
 from store.importing.mapping import ColumnMapping
 from store.importing.runs import ImportResult, Rejection, finish_run, start_run
@@ -95,10 +94,10 @@ def import_items(
     result.rejections = [Rejection(n, reason, raw) for n, reason, raw in table.rejected]
 
     index = pd.RangeIndex(len(table.line_numbers))
-    raw = {columns[c]: pd.Series(v, index=index, dtype=object) for c, v in table.columns.items()}
+    raw = {columns[c]: pd.Series(v, index=index, dtype="str") for c, v in table.columns.items()}
 
     def col(name: str) -> pd.Series:
-        return raw[name].str.strip() if name in raw else pd.Series("", index=index, dtype=object)
+        return raw[name].str.strip() if name in raw else pd.Series("", index=index, dtype="str")
 
     units = {a.alias: a.unit_code for a in session.scalars(select(UnitAlias)).all()}
     reasons = [parse.required(col("item"), "item")]
@@ -126,12 +125,10 @@ def import_items(
     if len(stage):
         connection = session.connection()
         connection.execute(text(_CREATE_STAGE))
-        buffer = io.StringIO()
-        stage.loc[:, list(STAGE_COLUMNS)].to_csv(buffer, header=False, index=False)
         with raw_cursor(connection).copy(
             f"COPY import_item_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
         ) as copy:
-            copy.write(buffer.getvalue())
+            copy.write(csv_for_copy(stage.loc[:, list(STAGE_COLUMNS)]))
         result.updated = int(connection.execute(text(_UPDATE), {"org": org_id}).scalar_one())
         result.inserted = int(connection.execute(text(_INSERT), {"org": org_id}).rowcount)
         connection.execute(text("DROP TABLE import_item_stage"))

@@ -7,17 +7,18 @@ normalised decimal *text*, so they reach PostgreSQL's NUMERIC exactly, never via
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
 Reasons = pd.Series  # of str | None, aligned with the column
 
 DECIMAL_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
-_THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+# Patterns are strings, not compiled objects: pandas runs string patterns on Arrow-backed
+# columns in C++, but falls back to Python's re for a compiled pattern.
+_PLAIN_NUMBER_CHARS = r"^[0-9.eE+\-]*$"
+_THOUSANDS_RE = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
 # Common currency signs and codes people leave in price cells.
-_CURRENCY_NOISE = re.compile(r"^\s*(?:[$€£¥]|USD|EUR|GBP)\s*|\s*(?:[$€£¥]|USD|EUR|GBP)\s*$")
+_CURRENCY_NOISE = r"^\s*(?:[$€£¥]|USD|EUR|GBP)\s*|\s*(?:[$€£¥]|USD|EUR|GBP)\s*$"
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%b-%Y", "%Y%m%d")
 
@@ -61,9 +62,14 @@ def decimal_text(
     col: pd.Series, field: str, *, minimum: str | None = None, allow_zero: bool = True
 ) -> tuple[pd.Series, Reasons]:
     """Parse decimals (``1,234.50``, ``$12``) to normalised text; blanks stay empty."""
-    text = col.str.strip().str.replace(_CURRENCY_NOISE, "", regex=True)
-    thousands = text.str.match(_THOUSANDS_RE)
-    text = text.where(~thousands, text.str.replace(",", "", regex=False))
+    text = col.str.strip()
+    # Most cells are plain numbers already; clean only the others ($1,234.50, 12 EUR).
+    dirty = ~text.str.match(_PLAIN_NUMBER_CHARS)
+    if dirty.any():
+        cleaned = text[dirty].str.replace(_CURRENCY_NOISE, "", regex=True)
+        thousands = cleaned.str.match(_THOUSANDS_RE)
+        cleaned = cleaned.where(~thousands, cleaned.str.replace(",", "", regex=False))
+        text = text.where(~dirty, cleaned)
     empty = text.eq("")
     ok = text.str.match(DECIMAL_RE)
     reasons = _reasons(col.index)

@@ -9,7 +9,6 @@ updates the line instead of duplicating it.
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.errors import ImportFileError
 from store.bulk import raw_cursor
 from store.importing import parse
-from store.importing.common import attributes_json, memo, rejections_for
+from store.importing.common import attributes_json, csv_for_copy, memo, rejections_for
 from store.importing.files import ProgressFn, RawTable
 from store.importing.mapping import ColumnMapping
 from store.importing.runs import ImportResult, Rejection, finish_run, start_run
@@ -228,12 +227,13 @@ def _validate(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Parse every field; return the staged frame and each row's rejection reason."""
     index = pd.RangeIndex(len(table.line_numbers))
-    raw = {columns[c]: pd.Series(v, index=index, dtype=object) for c, v in table.columns.items()}
+    # Arrow-backed strings: the .str operations below run in C++, not per value in Python.
+    raw = {columns[c]: pd.Series(v, index=index, dtype="str") for c, v in table.columns.items()}
 
     def col(name: str) -> pd.Series:
         if name in raw:
-            return raw[name].astype(str)
-        return pd.Series(mapping.defaults.get(name, ""), index=index, dtype=object)
+            return raw[name]
+        return pd.Series(mapping.defaults.get(name, ""), index=index, dtype="str")
 
     currencies, unit_lookup = _lookups(session, org_id)
     reasons: list[pd.Series] = [parse.required(col(f), f) for f in REQUIRED]
@@ -348,10 +348,7 @@ def _write(
 ) -> tuple[int, int]:
     connection = session.connection()
     connection.execute(text(_CREATE_STAGE))
-    buffer = io.StringIO()
-    # Empty cells become NULL in COPY's CSV format; text fields are quoted when needed.
-    stage.loc[:, list(STAGE_COLUMNS)].to_csv(buffer, header=False, index=False)
-    payload = buffer.getvalue()
+    payload = csv_for_copy(stage.loc[:, list(STAGE_COLUMNS)])
     cursor = raw_cursor(connection)
     total = len(payload)
     with cursor.copy(

@@ -193,7 +193,13 @@ def test_app_role_is_unprivileged_and_owns_nothing(database: Database) -> None:
     role = database.settings.db_app_role
     with database.owner_engine.connect() as conn:
         flags = conn.execute(
-            text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": role}
+            text(
+                "SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, "
+                "has_schema_privilege(rolname, current_schema(), 'CREATE') AS creates_in_schema, "
+                "has_database_privilege(rolname, current_database(), 'CREATE') AS creates_schemas "
+                "FROM pg_roles WHERE rolname = :r"
+            ),
+            {"r": role},
         ).one()
         owned_relations = conn.scalars(
             text(
@@ -211,6 +217,9 @@ def test_app_role_is_unprivileged_and_owns_nothing(database: Database) -> None:
         ).all()
     assert flags.rolsuper is False
     assert flags.rolbypassrls is False
+    assert (flags.rolcreatedb, flags.rolcreaterole) == (False, False)
+    # It cannot plant tables or functions that would shadow the store's own.
+    assert (flags.creates_in_schema, flags.creates_schemas) == (False, False)
     assert owned_relations == []
     assert owned_functions == []
 
@@ -335,3 +344,31 @@ def test_authenticate_function_is_a_hardened_security_definer(database: Database
     assert any(c.startswith("search_path=") for c in fn.proconfig or [])
     assert fn.app_can_run is True
     assert fn.public_can_run is False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store bug: pricing_authenticate_api_key is SECURITY DEFINER with "
+    "search_path='\"$user\", public' and no trailing pg_temp, so the caller's temporary "
+    "tables shadow api_keys and organizations inside it and any forged principal is returned",
+)
+def test_authenticate_function_ignores_the_callers_temporary_tables(
+    session: Session, org_b: OtherOrg
+) -> None:
+    # The app role may create temporary tables (PUBLIC has TEMP on the database); the
+    # tables vanish with the fixture's rolled-back transaction.
+    session.execute(
+        text(
+            "CREATE TEMP TABLE api_keys (org_id uuid, id bigint, name text, role text, "
+            "key_hash text, revoked_at timestamptz)"
+        )
+    )
+    session.execute(text("CREATE TEMP TABLE organizations (id uuid, name text)"))
+    session.execute(
+        text("INSERT INTO pg_temp.api_keys VALUES (:o, 1, 'forged', 'admin', 'forged', NULL)"),
+        {"o": org_b.org_id},
+    )
+    session.execute(
+        text("INSERT INTO pg_temp.organizations VALUES (:o, 'forged')"), {"o": org_b.org_id}
+    )
+    assert _authenticate(session, "forged") == []
