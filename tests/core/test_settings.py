@@ -33,7 +33,7 @@ def test_env_file_is_read(monkeypatch, tmp_path):
 )
 def test_placeholder_secrets_are_refused(value):
     if value.strip():
-        with pytest.raises(ConfigurationError, match="openai_api_key.*placeholder"):
+        with pytest.raises(ConfigurationError, match=r"openai_api_key.*placeholder"):
             load_settings(openai_api_key=value)
     assert is_placeholder(value)
 
