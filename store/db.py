@@ -73,6 +73,17 @@ def _step_down_on_connect(engine: Engine, role: str) -> None:
             cursor.close()
         dbapi_connection.commit()
 
+    @event.listens_for(engine, "checkout")
+    def _reassert_role(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        # A connection that logged in as the owner could have run RESET ROLE; never hand
+        # such a connection out again. (A dedicated DATABASE_APP_URL login avoids this.)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f'SET ROLE "{role}"')
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
 
 @contextmanager
 def _unavailable_as_domain_error() -> Iterator[None]:

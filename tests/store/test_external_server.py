@@ -278,3 +278,14 @@ def test_service_login_without_the_grant_is_told_what_to_grant(
             s.execute(text("SELECT 1"))
     finally:
         database.dispose()
+
+
+def test_reset_role_does_not_survive_the_pool(db: Database) -> None:
+    """An owner login steps down on every checkout, so RESET ROLE cannot leak to a later use."""
+    org = new_org(db)
+    with db.session_scope(org) as session:
+        session.execute(text("RESET ROLE"))
+        assert session.scalar(text("SELECT current_user")) == "postgres"
+    for _ in range(3):  # whichever pooled connection comes back
+        with db.session_scope(org) as session:
+            assert session.scalar(text("SELECT current_user")) == APP_ROLE

@@ -346,12 +346,6 @@ def test_authenticate_function_is_a_hardened_security_definer(database: Database
     assert fn.public_can_run is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: pricing_authenticate_api_key is SECURITY DEFINER with "
-    "search_path='\"$user\", public' and no trailing pg_temp, so the caller's temporary "
-    "tables shadow api_keys and organizations inside it and any forged principal is returned",
-)
 def test_authenticate_function_ignores_the_callers_temporary_tables(
     session: Session, org_b: OtherOrg
 ) -> None:

@@ -83,17 +83,21 @@ def upgrade() -> None:
     """)
 
     # Authenticating an API key must find its organisation before any tenant is known.
-    # The function answers only for an exact hash of an unrevoked key.
+    # The function answers only for an exact hash of an unrevoked key. Its tables are
+    # schema-qualified and pg_temp comes last in its search path, so a caller's temporary
+    # tables can never stand in for api_keys or organizations.
     op.execute("""
-        CREATE FUNCTION pricing_authenticate_api_key(p_key_hash text)
-        RETURNS TABLE (org_id uuid, org_name text, key_id bigint, key_name text, role text)
-        LANGUAGE sql STABLE SECURITY DEFINER
-        SET search_path FROM CURRENT
-        AS $$
-          SELECT k.org_id, o.name, k.id, k.name, k.role
-          FROM api_keys k JOIN organizations o ON o.id = k.org_id
-          WHERE k.key_hash = p_key_hash AND k.revoked_at IS NULL
-        $$
+        DO $$ BEGIN EXECUTE format($fn$
+            CREATE FUNCTION %1$I.pricing_authenticate_api_key(p_key_hash text)
+            RETURNS TABLE (org_id uuid, org_name text, key_id bigint, key_name text, role text)
+            LANGUAGE sql STABLE SECURITY DEFINER
+            SET search_path = %1$I, pg_temp
+            AS $body$
+              SELECT k.org_id, o.name, k.id, k.name, k.role
+              FROM %1$I.api_keys k JOIN %1$I.organizations o ON o.id = k.org_id
+              WHERE k.key_hash = p_key_hash AND k.revoked_at IS NULL
+            $body$
+        $fn$, current_schema()); END $$
     """)
     op.execute("REVOKE ALL ON FUNCTION pricing_authenticate_api_key(text) FROM PUBLIC")
     op.execute(f'GRANT EXECUTE ON FUNCTION pricing_authenticate_api_key(text) TO "{role}"')
