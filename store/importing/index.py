@@ -7,7 +7,6 @@ cells of that row are still imported, and the rejection says so.
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Session
 from core.errors import ImportFileError
 from store.bulk import raw_cursor
 from store.importing import parse
+from store.importing.common import rejections_for
 from store.importing.files import ProgressFn, RawTable
 from store.importing.mapping import ColumnMapping
-from store.importing.runs import ImportResult, Rejection, finish_run, start_run
+from store.importing.runs import ImportResult, begin_import, end_import
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,23 +85,18 @@ def import_index(
 
     Counts are in observations (one per non-blank cell), not rows.
     """
-    started = time.perf_counter()
     date_column = _date_column(table, mapping)
     series_columns = [c for c in table.header if c != date_column]
     if not series_columns:
         raise ImportFileError(f"{table.source_name}: no series columns besides {date_column!r}")
-    run = start_run(
+    result = begin_import(
         session=session,
         org_id=org_id,
         kind="index",
-        source_name=table.source_name,
-        sha256=table.sha256,
-        actor=actor,
+        table=table,
         mapping=mapping.as_json(),
+        actor=actor,
     )
-    result = ImportResult(run_id=run.id, kind="index", source_name=table.source_name)
-    result.rows_read = table.row_count
-    result.rejections = [Rejection(n, reason, raw) for n, reason, raw in table.rejected]
     index = pd.RangeIndex(len(table.line_numbers))
     dates, date_reasons = parse.dates(
         pd.Series(table.columns[date_column], index=index, dtype=object),
@@ -144,11 +139,16 @@ def import_index(
             pd.DataFrame({"series_id": series_id, "obs_date": dates[ok], "value": values[ok]})
         )
 
-    for i in index[date_reasons.notna()]:
-        result.rejections.append(_rejection(table, int(i), str(date_reasons[i])))
-    for i, problems in cell_problems.items():
-        reason = "; ".join(problems) + " (the row's other values were imported)"
-        result.rejections.append(_rejection(table, i, reason))
+    bad_dates = index[date_reasons.notna()]
+    result.rejections.extend(rejections_for(table, bad_dates, date_reasons))
+    cells = pd.Series(
+        {
+            i: "; ".join(p) + " (the row's other values were imported)"
+            for i, p in cell_problems.items()
+        },
+        dtype=object,
+    )
+    result.rejections.extend(rejections_for(table, cells.index, cells))
 
     if frames:
         observations = pd.concat(frames, ignore_index=True)
@@ -161,10 +161,8 @@ def import_index(
         result.unchanged = len(observations) - result.inserted - result.updated
     if progress:
         progress("write", 1, 1)
-    result.rejections.sort(key=lambda r: r.line_no)
-    result.seconds = time.perf_counter() - started
     result.notes.append(f"{len(frames)} series, counts are observations; frequency {frequency}")
-    finish_run(session=session, org_id=org_id, result=result, actor=actor)
+    end_import(session=session, org_id=org_id, result=result, actor=actor)
     return result
 
 
@@ -194,12 +192,4 @@ def _date_column(table: RawTable, mapping: ColumnMapping) -> str:
     raise ImportFileError(
         f"{table.source_name}: no date column (expected 'date'); the file has "
         f'{", ".join(table.header[:8])}... Map one with --map "Your Column=date".'
-    )
-
-
-def _rejection(table: RawTable, position: int, reason: str) -> Rejection:
-    return Rejection(
-        table.line_numbers[position],
-        reason,
-        {h: table.columns[h][position] for h in table.header},
     )

@@ -6,7 +6,6 @@ merged over the attributes already stored, so a file with fewer columns erases n
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pandas as pd
@@ -19,7 +18,7 @@ from store.importing import parse
 from store.importing.common import attributes_json, csv_for_copy, rejections_for
 from store.importing.files import ProgressFn, RawTable
 from store.importing.mapping import ColumnMapping
-from store.importing.runs import ImportResult, Rejection, finish_run, start_run
+from store.importing.runs import ImportResult, begin_import, end_import
 from store.models import UnitAlias
 
 FIELDS = ("item", "name", "description", "category", "unit")
@@ -73,25 +72,20 @@ def import_items(
     progress: ProgressFn | None = None,
 ) -> ImportResult:
     """Import items from ``table`` in the caller's transaction."""
-    started = time.perf_counter()
     columns = mapping.resolve(table.header, FIELDS)
     if "item" not in columns.values():
         raise ImportFileError(
             f"{table.source_name}: missing required column item; the file has "
             f'{", ".join(table.header)}. Map one with --map "Your Column=item".'
         )
-    run = start_run(
+    result = begin_import(
         session=session,
         org_id=org_id,
         kind="items",
-        source_name=table.source_name,
-        sha256=table.sha256,
-        actor=actor,
+        table=table,
         mapping=mapping.as_json(),
+        actor=actor,
     )
-    result = ImportResult(run_id=run.id, kind="items", source_name=table.source_name)
-    result.rows_read = table.row_count
-    result.rejections = [Rejection(n, reason, raw) for n, reason, raw in table.rejected]
 
     index = pd.RangeIndex(len(table.line_numbers))
     raw = {columns[c]: pd.Series(v, index=index, dtype="str") for c, v in table.columns.items()}
@@ -133,7 +127,5 @@ def import_items(
         result.inserted = int(connection.execute(text(_INSERT), {"org": org_id}).rowcount)
         connection.execute(text("DROP TABLE import_item_stage"))
         result.unchanged = len(stage) - result.inserted - result.updated
-    result.rejections.sort(key=lambda r: r.line_no)
-    result.seconds = time.perf_counter() - started
-    finish_run(session=session, org_id=org_id, result=result, actor=actor)
+    end_import(session=session, org_id=org_id, result=result, actor=actor)
     return result

@@ -9,7 +9,6 @@ updates the line instead of duplicating it.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pandas as pd
@@ -22,7 +21,7 @@ from store.importing import parse
 from store.importing.common import attributes_json, csv_for_copy, memo, rejections_for
 from store.importing.files import ProgressFn, RawTable
 from store.importing.mapping import ColumnMapping
-from store.importing.runs import ImportResult, Rejection, finish_run, start_run
+from store.importing.runs import ImportResult, begin_import, end_import
 from store.models import Currency, Item, UnitAlias
 from store.suppliers import supplier_key
 
@@ -166,7 +165,6 @@ def import_quotes(
     progress: ProgressFn | None = None,
 ) -> ImportResult:
     """Import quote lines from ``table`` in the caller's transaction."""
-    started = time.perf_counter()
     columns = mapping.resolve(table.header, FIELDS)
     missing = [f for f in REQUIRED if f not in columns.values() and f not in mapping.defaults]
     if missing:
@@ -176,18 +174,14 @@ def import_quotes(
             'Map columns with --map "Your Column=field" or --mapping FILE.'
         )
     source = mapping.source or table.source_name
-    run = start_run(
+    result = begin_import(
         session=session,
         org_id=org_id,
         kind="quotes",
-        source_name=table.source_name,
-        sha256=table.sha256,
-        actor=actor,
+        table=table,
         mapping=mapping.as_json(),
+        actor=actor,
     )
-    result = ImportResult(run_id=run.id, kind="quotes", source_name=table.source_name)
-    result.rows_read = table.row_count
-    result.rejections = [Rejection(n, reason, raw) for n, reason, raw in table.rejected]
 
     if progress:
         progress("validate", 0, len(table.line_numbers))
@@ -200,12 +194,10 @@ def import_quotes(
         progress("validate", len(table.line_numbers), len(table.line_numbers))
 
     if len(stage):
-        inserted, updated = _write(session, org_id, stage, source, run.id, progress)
+        inserted, updated = _write(session, org_id, stage, source, result.run_id, progress)
         result.inserted, result.updated = inserted, updated
         result.unchanged = len(stage) - inserted - updated
-    result.rejections.sort(key=lambda r: r.line_no)
-    result.seconds = time.perf_counter() - started
-    finish_run(session=session, org_id=org_id, result=result, actor=actor)
+    end_import(session=session, org_id=org_id, result=result, actor=actor)
     return result
 
 

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from store import audit
 from store.bulk import copy_rows_into
+from store.importing.files import RawTable
 from store.models import ImportRun
 
 
@@ -43,6 +45,7 @@ class ImportResult:
     seconds: float = 0.0
     rejected_file: Path | None = None
     notes: list[str] = field(default_factory=list)
+    started: float = field(default=0.0, repr=False)
 
     @property
     def rejected(self) -> int:
@@ -82,32 +85,40 @@ class ImportResult:
         }
 
 
-def start_run(
+def begin_import(
     *,
     session: Session,
     org_id: uuid.UUID,
     kind: str,
-    source_name: str,
-    sha256: str,
-    actor: str,
+    table: RawTable,
     mapping: dict[str, Any],
-) -> ImportRun:
-    """Record the start of an import in the caller's transaction."""
+    actor: str,
+) -> ImportResult:
+    """Record the start of an import; the result already holds the unreadable rows."""
     run = ImportRun(
         org_id=org_id,
         kind=kind,
-        source_name=source_name,
-        file_sha256=sha256,
+        source_name=table.source_name,
+        file_sha256=table.sha256,
         actor=actor,
         mapping=mapping,
     )
     session.add(run)
     session.flush()
-    return run
+    return ImportResult(
+        run_id=run.id,
+        kind=kind,
+        source_name=table.source_name,
+        rows_read=table.row_count,
+        rejections=[Rejection(n, reason, raw) for n, reason, raw in table.rejected],
+        started=time.perf_counter(),
+    )
 
 
-def finish_run(*, session: Session, org_id: uuid.UUID, result: ImportResult, actor: str) -> None:
+def end_import(*, session: Session, org_id: uuid.UUID, result: ImportResult, actor: str) -> None:
     """Store the rejections and the counts, and audit the import."""
+    result.rejections.sort(key=lambda r: r.line_no)
+    result.seconds = time.perf_counter() - result.started
     _copy_rejections(session=session, org_id=org_id, run_id=result.run_id, result=result)
     session.execute(
         update(ImportRun)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,12 @@ from store.importing.quotes import import_quotes
 from store.importing.runs import ImportResult, write_rejected_csv
 
 ImportKind = Literal["quotes", "items", "index"]
+Importer = Callable[..., ImportResult]
+IMPORTERS: dict[str, Importer] = {
+    "quotes": import_quotes,
+    "items": import_items,
+    "index": import_index,
+}
 KINDS: tuple[ImportKind, ...] = ("quotes", "items", "index")
 
 
@@ -47,35 +55,17 @@ def import_file(
     table = read_table(path, progress=progress)
     if display_name:
         table.source_name = display_name
-    if kind == "quotes":
-        result = import_quotes(
-            session=session,
-            org_id=org_id,
-            table=table,
-            mapping=mapping,
-            actor=actor,
-            progress=progress,
-        )
-    elif kind == "items":
-        result = import_items(
-            session=session,
-            org_id=org_id,
-            table=table,
-            mapping=mapping,
-            actor=actor,
-            progress=progress,
-        )
-    else:
-        info = read_series_info(series_info_path) if series_info_path else None
-        result = import_index(
-            session=session,
-            org_id=org_id,
-            table=table,
-            mapping=mapping,
-            actor=actor,
-            series_info=info,
-            progress=progress,
-        )
+    importer: Importer = IMPORTERS[kind]
+    if kind == "index" and series_info_path is not None:
+        importer = partial(import_index, series_info=read_series_info(series_info_path))
+    result = importer(
+        session=session,
+        org_id=org_id,
+        table=table,
+        mapping=mapping,
+        actor=actor,
+        progress=progress,
+    )
     if result.rejections:
         result.rejected_file = _write_rejections(path, table.header, result, rejected_dir)
     return result
