@@ -51,7 +51,7 @@ def load_sample_data(db: Database, org_id: uuid.UUID, console: Console) -> None:
                 series_info_path=SAMPLE_DIR / SERIES_NAMES,
                 rejected_dir=rejected_dir,
             )
-            console.print(f"  {result.summary()} (observations)")
+            console.print(f"  {result.summary()}")
 
 
 _TOP_ITEMS = text(

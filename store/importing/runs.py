@@ -60,8 +60,10 @@ class ImportResult:
     def summary(self) -> str:
         """One line for people."""
         rate = f", {self.rows_read / self.seconds:,.0f} rows/s" if self.seconds > 0 else ""
+        # An index file's cells, not its rows, are what gets stored.
+        what = " observations" if self.kind == "index" else ""
         return (
-            f"{self.source_name}: read {self.rows_read:,}, imported {self.imported:,} "
+            f"{self.source_name}: read {self.rows_read:,} rows, imported {self.imported:,}{what} "
             f"({self.inserted:,} new, {self.updated:,} updated, {self.unchanged:,} unchanged), "
             f"rejected {self.rejected:,}, {self.seconds:.1f} s{rate}"
         )

@@ -56,7 +56,7 @@ def test_org_key_and_import_workflow(cli, tmp_path):
     path = tmp_path / "bad.csv"
     shutil.copy(FIXTURES / "quotes_with_bad_rows.csv", path)
     proc = cli("import", "quotes", str(path), "--org", org)
-    assert "read 16, imported 4 (4 new" in proc.stdout
+    assert "read 16 rows, imported 4 (4 new" in proc.stdout
     assert "rejected 12" in proc.stdout
     assert "line 4: supplier is missing" in proc.stdout
     assert (tmp_path / "bad.rejected.csv").exists()
