@@ -215,7 +215,7 @@ def run_import(db: Database, org_id: uuid.UUID, path: Path) -> ImportRun:
     validate_start = clock.marks.get("validate_first", read_done)
     validate_end = clock.marks.get("validate_last", validate_start)
     timings.validate = validate_end - validate_start
-    # Staging (to_csv and the COPY into the temporary table) runs through a raw cursor,
+    # Staging (rendering the CSV and the COPY into the temporary table) runs through a raw cursor,
     # which SQLAlchemy's events do not see: it is the gap after validation up to the
     # first statement that follows it (skipping the CREATE TEMP TABLE before it).
     after = [(s, label, d) for s, label, d in records if s >= validate_end]
@@ -342,7 +342,7 @@ class Report:
             f"{self.import_rows_per_s:,.0f} rows/s "
             f"({self.run.inserted:,} inserted, {self.run.rejected:,} rejected)",
             f"  read {t.read:.2f} s | validate {t.validate:.2f} s | "
-            f"stage (to_csv + COPY to temp) {t.stage:.2f} s | SQL {sql_total:.2f} s | "
+            f"stage (CSV + COPY to temp) {t.stage:.2f} s | SQL {sql_total:.2f} s | "
             f"commit {t.commit:.2f} s",
         ]
         slow = sorted(t.statements, key=lambda s: s.seconds, reverse=True)
