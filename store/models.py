@@ -30,6 +30,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -559,6 +560,60 @@ class FxRate(Base):
     source: Mapped[str | None] = mapped_column(Text)
 
 
+class CategoryIndexLink(Base):
+    """Which market index moves the price of an item category (rebar -> WPU101704); editable."""
+
+    __tablename__ = "category_index_links"
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    category: Mapped[str] = mapped_column(Text, primary_key=True)
+    series_code: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+# --------------------------------------------------------------------------- models
+
+
+MODEL_STATUSES = ("candidate", "active", "retired")
+
+
+class ModelVersion(Base):
+    """A trained model: what it was trained on, how good it is, and the artifact itself.
+
+    One version per kind and organisation is ``active``; promoting another retires it.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("org_id", "kind", "version"),
+        CheckConstraint(f"status IN {MODEL_STATUSES!r}", name="status"),
+        Index(
+            "uq_model_versions_one_active",
+            "org_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    id: Mapped[int] = _id_pk()
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), server_default="candidate")
+    created_at: Mapped[dt.datetime] = _now()
+    promoted_at: Mapped[dt.datetime | None]
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    training_rows: Mapped[int] = mapped_column(Integer)
+    training_seconds: Mapped[float] = mapped_column(Float)
+    params: Mapped[dict[str, Any]] = _attrs()
+    metrics: Mapped[dict[str, Any]] = _attrs()
+    artifact_format: Mapped[str] = mapped_column(String(32))
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
 # --------------------------------------------------------------------------- imports
 
 
@@ -616,6 +671,7 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Base",
+    "CategoryIndexLink",
     "Contract",
     "ContractPrice",
     "Currency",
@@ -626,6 +682,7 @@ __all__ = [
     "IndexSeries",
     "Item",
     "ItemAlias",
+    "ModelVersion",
     "Organization",
     "PurchaseOrder",
     "PurchaseOrderLine",

@@ -24,6 +24,7 @@ from store.models import (
     ApiKey,
     AuditLog,
     Base,
+    CategoryIndexLink,
     Contract,
     ContractPrice,
     FxRate,
@@ -33,6 +34,7 @@ from store.models import (
     IndexSeries,
     Item,
     ItemAlias,
+    ModelVersion,
     PurchaseOrder,
     PurchaseOrderLine,
     Quote,
@@ -279,6 +281,29 @@ def index_series(session: Session, org_id: uuid.UUID, **overrides: Any) -> Index
     return _add(session, row, overrides)
 
 
+def category_index_link(
+    session: Session, org_id: uuid.UUID, **overrides: Any
+) -> CategoryIndexLink:
+    """Link an item category to an index series."""
+    row = CategoryIndexLink(org_id=org_id, category=_tag("cat"), series_code="WPU101704")
+    return _add(session, row, overrides)
+
+
+def model_version(session: Session, org_id: uuid.UUID, **overrides: Any) -> ModelVersion:
+    """Register a (tiny, fake-artifact) model version."""
+    row = ModelVersion(
+        org_id=org_id,
+        kind="price",
+        version=_n(),
+        data_fingerprint="0" * 64,
+        training_rows=1,
+        training_seconds=0.1,
+        artifact_format="test",
+        artifact=b"x",
+    )
+    return _add(session, row, overrides)
+
+
 def index_observation(
     session: Session, org_id: uuid.UUID, *, series_id: int, **overrides: Any
 ) -> IndexObservation:
@@ -371,6 +396,8 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
         supplier_id=ids["suppliers"],
     ),
     "contracts": lambda s, o, ids: contract(s, o, supplier_id=ids["suppliers"]),
+    "category_index_links": lambda s, o, ids: category_index_link(s, o),
+    "model_versions": lambda s, o, ids: model_version(s, o),
     "contract_prices": lambda s, o, ids: contract_price(
         s, o, contract_id=ids["contracts"], item_id=ids["items"]
     ),

@@ -67,7 +67,7 @@ def _isolation_state(db: Database) -> dict[str, object]:
     role = db.settings.db_app_role
     rls = _rls(db)
     return {
-        "rls_on": sorted(t for t in (*TENANT_TABLES, "organizations") if rls[t]),
+        "rls_on": sorted(t for t in (*TENANT_TABLES, "organizations") if rls.get(t)),
         "policies": _scalar(
             db, "SELECT count(*) FROM pg_policies WHERE schemaname = current_schema()"
         ),
