@@ -604,6 +604,8 @@ class ModelVersion(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="candidate")
     created_at: Mapped[dt.datetime] = _now()
     promoted_at: Mapped[dt.datetime | None]
+    # The version this one replaced when promoted: the path a rollback walks back.
+    replaces_version: Mapped[int | None] = mapped_column(Integer)
     data_fingerprint: Mapped[str] = mapped_column(String(64))
     training_rows: Mapped[int] = mapped_column(Integer)
     training_seconds: Mapped[float] = mapped_column(Float)

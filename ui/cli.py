@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from core.errors import ImportFileError, PricingAgentError
 from core.logging import configure_logging
@@ -242,6 +243,200 @@ def import_command(
         out.print(f"  … and {result.rejected - 10:,} more")
     if result.rejected_file:
         out.print(f"  rejected rows written to {result.rejected_file}")
+
+
+# --------------------------------------------------------------------------- models
+
+
+evaluate_app = typer.Typer(help="Measure model accuracy honestly, with baselines.")
+models_app = typer.Typer(help="The model registry: list, promote, roll back.", no_args_is_help=True)
+index_app = typer.Typer(help="Market index series.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(models_app, name="models")
+app.add_typer(index_app, name="index")
+
+MODEL_KINDS = ("price", "forecast")
+
+
+@app.command("train")
+def train_command(
+    kind: Annotated[str, typer.Argument(help="price, forecast or all.")],
+    org: OrgOption = None,
+) -> None:
+    """Train a model on the organisation's data, register it and make it active."""
+    from tools import training
+
+    if kind not in (*MODEL_KINDS, "all"):
+        raise typer.BadParameter("must be price, forecast or all", param_hint="KIND")
+    db = _database()
+    org_id, org_name = _org_id(db, org)
+    for each in MODEL_KINDS if kind == "all" else (kind,):
+        with db.session_scope(org_id) as session:
+            trainer = training.train_price if each == "price" else training.train_forecast
+            trained = trainer(session=session, org_id=org_id, actor="cli")
+        out.print(f"[{org_name}] {trained.summary()}")
+
+
+@evaluate_app.command("price")
+def evaluate_price_command(
+    org: OrgOption = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+    group: Annotated[str, typer.Option(help="Keep each item, supplier or rfq in one fold.")] = (
+        "rfq"
+    ),
+    split: Annotated[str, typer.Option(help="group (cross-validation) or time.")] = "group",
+    cutoff: Annotated[
+        str | None, typer.Option(help="With --split time: train strictly before this date.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Cross-validate the quote-price model against two baselines."""
+    import datetime as dt
+
+    from tools import training
+
+    if group not in ("item", "supplier", "rfq"):
+        raise typer.BadParameter("must be item, supplier or rfq", param_hint="--group")
+    if split not in ("group", "time"):
+        raise typer.BadParameter("must be group or time", param_hint="--split")
+    try:
+        cut = dt.date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise typer.BadParameter("must be a date like 2025-06-01", param_hint="--cutoff") from None
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        result = training.evaluate_price_model(
+            session=session,
+            org_id=org_id,
+            folds=folds,
+            group=group,  # type: ignore[arg-type]
+            split=split,
+            cutoff=cut,  # type: ignore[arg-type]
+        )
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(
+        f"{result['rows']:,} quote lines, {result['folds']} fold(s), split by {result['group']}"
+        f"{' at ' + result['cutoff'] if result['cutoff'] else ''}:"
+    )
+    out.print(
+        f"  model                      RMSLE {result['rmsle']:.3f}  median APE "
+        f"{result['mape_median']:.1%}  80% band covers {result['coverage_80']:.1%}"
+    )
+    for name, figures in result["baselines"].items():
+        out.print(
+            f"  {name.replace('_', ' '):<26} RMSLE {figures['rmsle']:.3f}  median APE "
+            f"{figures['mape_median']:.1%}"
+        )
+
+
+@evaluate_app.command("forecast")
+def evaluate_forecast_command(
+    org: OrgOption = None,
+    series: Annotated[
+        list[str] | None, typer.Option("--series", help="Series code (repeatable; default all).")
+    ] = None,
+    horizon: Annotated[int, typer.Option(min=1, max=12, help="Months ahead.")] = 6,
+    origins: Annotated[int, typer.Option(min=1, max=60, help="Rolling origins.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Backtest the forecasting models per series: MASE, sMAPE, 80% interval coverage."""
+    from tools import training
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        rows = training.evaluate_forecast_models(
+            session=session, org_id=org_id, codes=series, horizon=horizon, origins=origins
+        )
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title=f"Rolling-origin backtest, horizon {horizon}, {origins} origins")
+    for column in ("series", "model", "MASE", "sMAPE", "80% coverage", "chosen"):
+        table.add_column(column)
+
+    def shown(value: float | None, spec: str) -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    for row in rows:
+        table.add_row(
+            row["series"],
+            row["model"],
+            shown(row["mase"], ".3f"),
+            shown(row["smape"], ".2f"),
+            shown(row["coverage_80"], ".0%"),
+            "yes" if row["chosen"] else (row.get("error") or ""),
+        )
+    out.print(table)
+
+
+@models_app.command("list")
+def models_list(org: OrgOption = None) -> None:
+    """List registered model versions."""
+    from store import registry
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        for row in registry.versions(session=session, org_id=org_id):
+            out.print(
+                f"{row.kind:<9} v{row.version:<3} {row.status:<9} {row.created_at:%Y-%m-%d %H:%M}"
+                f"  rows {row.training_rows:,}  {json.dumps(row.metrics)}",
+                highlight=False,
+            )
+
+
+@models_app.command("promote")
+def models_promote(
+    kind: Annotated[str, typer.Argument(help="price or forecast.")],
+    version: Annotated[int, typer.Argument(help="Version to activate.")],
+    org: OrgOption = None,
+) -> None:
+    """Make a registered version the active one."""
+    from store import registry
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        registry.promote(session=session, org_id=org_id, kind=kind, version=version, actor="cli")
+    out.print(f"{kind} model v{version} is active")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    kind: Annotated[str, typer.Argument(help="price or forecast.")], org: OrgOption = None
+) -> None:
+    """Re-activate the version that was active before the current one."""
+    from store import registry
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        row = registry.rollback(session=session, org_id=org_id, kind=kind, actor="cli")
+        version = row.version
+    out.print(f"{kind} model v{version} is active again")
+
+
+@index_app.command("link")
+def index_link(
+    category: Annotated[str, typer.Argument(help="Item category, e.g. rebar.")],
+    series: Annotated[str, typer.Argument(help="Index series code, e.g. WPU101704.")],
+    org: OrgOption = None,
+    note: Annotated[str | None, typer.Option(help="Why this index.")] = None,
+) -> None:
+    """Link an item category to the market index that moves its price."""
+    from store import history
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        history.set_category_link(
+            session=session, org_id=org_id, category=category, series_code=series, note=note
+        )
+    out.print(f"{category} -> {series}")
 
 
 # --------------------------------------------------------------------------- demo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import uuid
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from rich.table import Table
 from sqlalchemy import func, select, text
 
 from core.errors import StoreUnavailableError
-from store import migrate, orgs
+from store import history, migrate, orgs, registry
 from store.db import Database
 from store.importing.mapping import load_mapping
 from store.importing.service import import_file
@@ -23,6 +24,8 @@ INDEX_FILES = (
     "wb_pinksheet_construction_subset_1960-01_2024-11.csv.gz",
 )
 SERIES_NAMES = "series_names.csv"
+ITEMS_FILE = "indot_items.csv"
+LINKS_FILE = "category_index_links.csv"
 
 
 def load_sample_data(db: Database, org_id: uuid.UUID, console: Console) -> None:
@@ -52,6 +55,49 @@ def load_sample_data(db: Database, org_id: uuid.UUID, console: Console) -> None:
                 rejected_dir=rejected_dir,
             )
             console.print(f"  {result.summary()}")
+        result = import_file(
+            session=session,
+            org_id=org_id,
+            kind="items",
+            path=SAMPLE_DIR / ITEMS_FILE,
+            actor="demo",
+            rejected_dir=rejected_dir,
+        )
+        console.print(f"  {result.summary()}")
+        with (SAMPLE_DIR / LINKS_FILE).open(encoding="utf-8", newline="") as fh:
+            for link in csv.DictReader(fh):
+                history.set_category_link(
+                    session=session,
+                    org_id=org_id,
+                    category=link["category"],
+                    series_code=link["series"],
+                    note=link["why"],
+                )
+        console.print(f"  linked item categories to market indexes ({LINKS_FILE})")
+
+
+def train_if_needed(db: Database, org_id: uuid.UUID, console: Console) -> None:
+    """Train and activate the models the organisation does not have yet."""
+    from tools import training
+
+    with db.session_scope(org_id) as session:
+        missing = [
+            kind
+            for kind in ("price", "forecast")
+            if registry.active(session=session, org_id=org_id, kind=kind) is None
+        ]
+    for kind in missing:
+        with db.session_scope(org_id) as session:
+            if kind == "price":
+                trained = training.train_price(session=session, org_id=org_id, actor="demo")
+            else:
+                codes = sorted(set(history.category_links(session=session, org_id=org_id).values()))
+                trained = training.train_forecast(
+                    session=session, org_id=org_id, actor="demo", codes=codes
+                )
+        console.print(f"  {trained.summary()}")
+    if not missing:
+        console.print("  models already trained and active")
 
 
 _TOP_ITEMS = text(
@@ -124,6 +170,8 @@ def run_demo(db: Database, *, org_name: str, serve: bool, console: Console) -> N
         console.print(f"loading the sample data into {org_name!r}{' (new)' if created else ''}")
         load_sample_data(db, org_id, console)
     show_store(db, org_id, console)
+    console.print("models:")
+    train_if_needed(db, org_id, console)
     if serve:
         # The API and chat arrive with the service issue; until then the demo ends here.
         console.print("nothing to serve yet: the API and chat are not built; done")

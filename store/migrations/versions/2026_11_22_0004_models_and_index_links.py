@@ -34,8 +34,18 @@ def upgrade() -> None:
         sa.Column("category", sa.Text(), nullable=False),
         sa.Column("series_code", sa.Text(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], name=op.f("fk_category_index_links_org_id_organizations"), ondelete="CASCADE"),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_category_index_links_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("org_id", "category", name=op.f("pk_category_index_links")),
     )
     op.create_table(
@@ -45,23 +55,51 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), server_default="candidate", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("replaces_version", sa.Integer(), nullable=True),
         sa.Column("data_fingerprint", sa.String(length=64), nullable=False),
         sa.Column("training_rows", sa.Integer(), nullable=False),
         sa.Column("training_seconds", sa.Float(), nullable=False),
-        sa.Column("params", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
-        sa.Column("metrics", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+        sa.Column(
+            "params",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "metrics",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("artifact_format", sa.String(length=32), nullable=False),
         sa.Column("artifact", sa.LargeBinary(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=True),
-        sa.CheckConstraint("status IN ('candidate', 'active', 'retired')", name=op.f("ck_model_versions_status")),
-        sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], name=op.f("fk_model_versions_org_id_organizations"), ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "status IN ('candidate', 'active', 'retired')", name=op.f("ck_model_versions_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_model_versions_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_model_versions")),
-        sa.UniqueConstraint("org_id", "kind", "version", name=op.f("uq_model_versions_org_id_kind_version")),
+        sa.UniqueConstraint(
+            "org_id", "kind", "version", name=op.f("uq_model_versions_org_id_kind_version")
+        ),
     )
     op.create_index(
-        "uq_model_versions_one_active", "model_versions", ["org_id", "kind"], unique=True,
+        "uq_model_versions_one_active",
+        "model_versions",
+        ["org_id", "kind"],
+        unique=True,
         postgresql_where=sa.text("status = 'active'"),
     )
     role = _role()
