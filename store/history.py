@@ -96,7 +96,7 @@ def category_links(*, session: Session, org_id: uuid.UUID) -> dict[str, str]:
             CategoryIndexLink.org_id == org_id
         )
     ).all()
-    return {category: code for category, code in rows}
+    return {str(category): str(code) for category, code in rows}
 
 
 def set_category_link(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.console import Console
@@ -256,6 +256,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(index_app, name="index")
 
 MODEL_KINDS = ("price", "forecast")
+Group = Literal["item", "supplier", "rfq"]
+Split = Literal["group", "time"]
 
 
 @app.command("train")
@@ -310,9 +312,9 @@ def evaluate_price_command(
             session=session,
             org_id=org_id,
             folds=folds,
-            group=group,  # type: ignore[arg-type]
-            split=split,
-            cutoff=cut,  # type: ignore[arg-type]
+            group=cast(Group, group),
+            split=cast(Split, split),
+            cutoff=cut,
         )
     if as_json:
         print(json.dumps(result))

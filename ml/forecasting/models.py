@@ -209,7 +209,7 @@ class ETS(ForecastModel):
 
     @staticmethod
     def _model(z: FloatArray) -> Any:
-        from statsmodels.tsa.exponential_smoothing.ets import (  # type: ignore[import-untyped]
+        from statsmodels.tsa.exponential_smoothing.ets import (
             ETSModel,
         )
 

@@ -122,11 +122,43 @@ def test_db_status_reports_current_schema(cli):
     assert "current" in out
 
 
-def test_demo_no_serve_loads_the_sample_once(cli):
+def test_demo_loads_trains_and_the_model_commands_work(cli):
+    import json
+
     org = f"demo-{uuid.uuid4().hex[:8]}"
     first = cli("demo", "--org", org, "--no-serve").stdout
     assert "imported 81,239 (81,239 new" in first
     assert "81,239 quote lines from 134 suppliers on 93 items" in first
+    assert "price model v1: trained on 81,239 rows" in first
+    assert "forecast model v1" in first
     second = cli("demo", "--org", org, "--no-serve").stdout
     assert "already holds data; not reloading" in second
+    assert "models already trained and active" in second
     assert (SAMPLE / "SOURCES.md").exists()
+
+    # Honest evaluation: the model must beat both baselines measured in the same run.
+    result = json.loads(
+        cli("evaluate", "price", "--org", org, "--split", "time", "--cutoff", "2025-06-01",
+            "--json").stdout
+    )
+    assert {"rows", "folds", "group", "rmsle", "mape_median", "coverage_80"} <= set(result)
+    assert result["rows"] == 81_239
+    for baseline in result["baselines"].values():
+        assert result["rmsle"] < baseline["rmsle"]
+    assert 0.7 < result["coverage_80"] < 0.9
+
+    forecast = json.loads(
+        cli("evaluate", "forecast", "--org", org, "--series", "WPU1333", "--horizon", "3",
+            "--origins", "4", "--json").stdout
+    )
+    assert {row["model"] for row in forecast} == {"random_walk", "seasonal_naive", "ets", "prophet"}
+    assert sum(row["chosen"] for row in forecast) == 1
+
+    cli("train", "price", "--org", org)
+    listed = cli("models", "list", "--org", org).stdout
+    assert "price     v2   active" in listed
+    assert "price     v1   retired" in listed
+    assert "v1 is active again" in cli("models", "rollback", "price", "--org", org).stdout
+    bad = cli("evaluate", "price", "--org", org, "--split", "time", check=False)
+    assert bad.returncode == 1
+    assert "needs --cutoff" in bad.stderr

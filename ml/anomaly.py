@@ -1,0 +1,624 @@
+"""Anomaly scoring of quote lines against the price model, the other bids and the item's past.
+
+Three scores per line, each a signed distance in log price (so x2 and x0.5 are equally far;
+positive means dearer):
+
+``model_score``
+    (log p - log P50) / half-width, where the half-width is log(P90 / P50) above the median
+    and log(P50 / P10) below it (each floored at ``MODEL_HALF_WIDTH_FLOOR``). +1 is exactly
+    the P90, -1 exactly the P10: |score| > 1 is outside the model's 80% band, and for a
+    normal error +2 is about the 99.5th percentile.
+``peer_score``
+    (log p - m) / s against the *other* bids on the same RFQ line (same unit and currency,
+    other suppliers): m their median log price, s = max(1.4826 * MAD, ``PEER_SCALE_FLOOR``).
+    NaN with fewer than ``MIN_PEERS`` other bids.
+``history_score``
+    The same robust z against the item's own quotes (same unit and currency) dated in
+    [date - ``HISTORY_WINDOW``, date): strictly before the line, so never the line itself,
+    its own RFQ's other bids or anything later. NaN with fewer than ``MIN_HISTORY`` quotes.
+
+Each score crosses severity thresholds (info < warning < critical) into ``flags``; a fourth
+kind, ``unbalanced_bid``, marks the lines of a bidder who is far below the other bids on
+some lines of an RFQ and far above on others (front-loading). Thresholds are named
+constants below, chosen on INDOT bids dated before 2025-06-01 only (see each comment), so
+that measuring on the period after 2025-06-01 stays honest.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InvalidInputError
+from ml.price.model import train_price_model
+
+Severity = Literal["info", "warning", "critical"]
+Kind = Literal[
+    "above_model_band", "below_model_band", "far_from_peers", "far_from_history",
+    "unbalanced_bid",
+]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+
+ROBUST_SIGMA = 1.4826
+"""MAD times this estimates the standard deviation of a normal sample."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score magnitudes at which a flag becomes info, warning and critical."""
+
+    info: float
+    warning: float
+    critical: float
+
+    def severity(self, score: float) -> Severity | None:
+        """The severity of ``|score|``, or None below the info threshold."""
+        size = abs(score)
+        if not math.isfinite(size) or size < self.info:
+            return None
+        if size >= self.critical:
+            return "critical"
+        return "warning" if size >= self.warning else "info"
+
+
+# --------------------------------------------------------------------------- thresholds
+#
+# Chosen on INDOT bid lines dated 2024-12-01 .. 2025-05-31 scored with a price model
+# trained on lines before 2024-12-01 (all inside the training period of the 2025-06-01
+# measurement), looking at two things only: the share of real lines each threshold flags
+# (a buyer reads every warning, so warnings should stay a few percent of lines) and the
+# share of the same lines multiplied by 2 that it catches. Round values near the knee.
+
+MODEL_HALF_WIDTH_FLOOR = 0.05
+"""Log half-width below which a band is treated as this narrow (avoids dividing by ~0)."""
+MODEL_THRESHOLDS = Thresholds(info=1.0, warning=2.0, critical=3.0)
+"""info = outside the 80% band. Real lines beyond +2: about 2%, beyond +3: about 0.5%."""
+
+PEER_SCALE_FLOOR = 0.15
+"""Log scale floor: about the median robust spread of bids on one INDOT RFQ line (0.145),
+so three identical peers do not turn a 10% difference into a huge z."""
+MIN_PEERS = 2
+PEER_THRESHOLDS = Thresholds(info=2.0, warning=3.0, critical=5.0)
+"""With the floor, a warning needs >= 0.45 log (+57%) and a critical >= 0.75 (+112%)."""
+
+HISTORY_WINDOW = pd.Timedelta(days=365)
+HISTORY_SCALE_FLOOR = 0.15
+MIN_HISTORY = 5
+HISTORY_THRESHOLDS = Thresholds(info=2.0, warning=3.5, critical=5.0)
+"""An item's own past spans quantities, regions and years, so its z is noisier than the
+peers'; the warning sits higher to keep false alarms near the peers' rate."""
+
+UNBALANCED_LOG_DEVIATION = 0.3
+"""A line counts as low (high) when its log price is this far below (above) the median of
+the other bids on the line: -26% / +35%."""
+UNBALANCED_MIN_LINES = 2
+"""Lines needed on *each* side for any unbalanced-bid flag."""
+UNBALANCED_WARNING_LINES = 2
+UNBALANCED_CRITICAL_LINES = 3
+UNBALANCED_CRITICAL_DEVIATION = 0.5
+"""Critical: at least this many lines on each side, whose median deviation on each side
+is at least this far (-39% / +65%)."""
+
+REQUIRED_COLUMNS = ("quote_date", "item_id", "supplier_id", "rfq_line_id", "unit_price")
+HORIZON_MONTHS = 6
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"{what} lacks columns: {', '.join(missing)}")
+
+
+def _log(values: pd.Series) -> np.ndarray:
+    """Log of positive prices; NaN for missing, zero or negative ones."""
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
+
+
+def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series("", index=frame.index)
+    return frame[column].astype("string").fillna("")
+
+
+def _supplier_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Integer supplier codes; each missing supplier is a supplier of its own."""
+    codes = pd.factorize(frame["supplier_id"])[0].astype(np.int64)
+    missing = codes < 0
+    codes[missing] = -2 - np.arange(int(missing.sum()))
+    return codes
+
+
+def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
+    """Median and robust scale (1.4826 * MAD, at least ``floor``) of ``values``."""
+    median = float(np.median(values))
+    mad = float(np.median(np.abs(values - median)))
+    return median, max(ROBUST_SIGMA * mad, floor)
+
+
+def _money(value: float, currency: str, unit: str) -> str:
+    amount = f"{value:,.2f}" if value >= 0.1 else f"{value:.4g}"
+    return f"{currency} {amount}".strip() + (f"/{unit}" if unit else "")
+
+
+def _relative(log_ratio: float) -> str:
+    """A log ratio in a buyer's words: '42% above', '55% below', '2.3 times'."""
+    ratio = math.exp(log_ratio)
+    if ratio >= 2:
+        return f"{ratio:.1f} times"
+    if ratio >= 1:
+        return f"{(ratio - 1) * 100:.0f}% above"
+    return f"{(1 - ratio) * 100:.0f}% below"
+
+
+def _of(log_ratio: float) -> str:
+    """'42% above the' / '2.3 times the' (the article the phrase needs)."""
+    return _relative(log_ratio) + " the"
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _peer_stats(lines: pd.DataFrame, peer_log: np.ndarray) -> pd.DataFrame:
+    """Per line: count, median and robust scale of the other suppliers' bids on its RFQ line."""
+    n = len(lines)
+    count = np.zeros(n)
+    median = np.full(n, np.nan)
+    scale = np.full(n, np.nan)
+    line_ids = lines["rfq_line_id"]
+    usable = line_ids.notna().to_numpy() & np.isfinite(peer_log)
+    if usable.any():
+        keys = pd.DataFrame(
+            {
+                "line": line_ids.astype("string"),
+                "unit": _text_column(lines, "unit"),
+                "currency": _text_column(lines, "currency"),
+                "pos": np.arange(n),
+            }
+        )[usable]
+        suppliers = _supplier_codes(lines)
+        for positions in keys.groupby(["line", "unit", "currency"], sort=False)["pos"].agg(
+            lambda s: s.to_numpy()
+        ):
+            if len(positions) <= MIN_PEERS:
+                continue  # no member can have MIN_PEERS other bids
+            group_log = peer_log[positions]
+            group_sup = suppliers[positions]
+            for j, pos in enumerate(positions):
+                others = group_log[group_sup != group_sup[j]]
+                if len(others) < MIN_PEERS:
+                    continue
+                count[pos] = len(others)
+                median[pos], scale[pos] = _robust(others, PEER_SCALE_FLOOR)
+    return pd.DataFrame(
+        {"peer_count": count, "peer_log_median": median, "peer_log_scale": scale},
+        index=lines.index,
+    )
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _history_keys(frame: pd.DataFrame) -> pd.Series:
+    return (
+        frame["item_id"].astype("string").fillna("?")
+        + "|"
+        + _text_column(frame, "unit")
+        + "|"
+        + _text_column(frame, "currency")
+    )
+
+
+def _history_stats(lines: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Per line: count, median and robust scale of the item's quotes in the window before it."""
+    out = pd.DataFrame(
+        {"history_count": 0.0, "history_log_median": np.nan, "history_log_scale": np.nan},
+        index=lines.index,
+    )
+    if history.empty or lines.empty:
+        return out
+    ref = pd.DataFrame(
+        {
+            "key": _history_keys(history),
+            "date": pd.to_datetime(history["quote_date"]).astype("datetime64[ns]"),
+            "log": _log(history["unit_price"]),
+        }
+    )
+    ref = ref[np.isfinite(ref["log"]) & ref["date"].notna()].sort_values("date", kind="stable")
+    series = {
+        key: (g["date"].to_numpy(dtype="datetime64[ns]"), g["log"].to_numpy())
+        for key, g in ref.groupby("key", sort=False)
+    }
+    probe = pd.DataFrame(
+        {
+            "key": _history_keys(lines),
+            "date": pd.to_datetime(lines["quote_date"]).astype("datetime64[ns]"),
+        },
+        index=lines.index,
+    )
+    window = np.timedelta64(HISTORY_WINDOW.value, "ns")
+    stats: dict[tuple[str, np.datetime64], tuple[float, float, float]] = {}
+    for key, date in probe.drop_duplicates().itertuples(index=False):
+        found = series.get(key)
+        if found is None or pd.isna(date):
+            continue
+        dates, logs = found
+        when = np.datetime64(date, "ns")
+        # side="left" on the line's own date: quotes of that day or later never count.
+        hi = int(np.searchsorted(dates, when, side="left"))
+        lo = int(np.searchsorted(dates, when - window, side="left"))
+        if hi - lo < MIN_HISTORY:
+            continue
+        med, scale = _robust(logs[lo:hi], HISTORY_SCALE_FLOOR)
+        stats[(key, when)] = (float(hi - lo), med, scale)
+    if not stats:
+        return out
+    values = [
+        stats.get((k, np.datetime64(d, "ns")), (0.0, np.nan, np.nan)) if not pd.isna(d)
+        else (0.0, np.nan, np.nan)
+        for k, d in zip(probe["key"], probe["date"], strict=True)
+    ]
+    out[:] = np.array(values, dtype=float)
+    return out
+
+
+# --------------------------------------------------------------------------- unbalanced
+
+
+def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> pd.DataFrame:
+    """Unbalanced bidders from each line's log deviation from its peers' median."""
+    columns = [
+        "rfq_id", "supplier_id", "low_lines", "high_lines", "n_low", "n_high",
+        "low_deviation_pct", "high_deviation_pct", "low_amount", "high_amount", "severity",
+        "reason", "_low_pos", "_high_pos",
+    ]
+    if "rfq_id" not in lines.columns or lines.empty:
+        return pd.DataFrame(columns=columns)
+    ids = lines["line_id"] if "line_id" in lines.columns else pd.Series(lines.index)
+    frame = pd.DataFrame(
+        {
+            "rfq_id": lines["rfq_id"].to_numpy(),
+            "supplier_id": lines["supplier_id"].to_numpy(),
+            "dev": deviation,
+            "pos": np.arange(len(lines)),
+            "line_id": ids.to_numpy(),
+            "quantity": pd.to_numeric(lines["quantity"], errors="coerce").to_numpy(dtype=float)
+            if "quantity" in lines.columns
+            else np.full(len(lines), np.nan),
+            "price": pd.to_numeric(lines["unit_price"], errors="coerce").to_numpy(),
+            "currency": _text_column(lines, "currency").to_numpy(),
+        }
+    )
+    frame = frame[frame["rfq_id"].notna() & frame["supplier_id"].notna() & frame["dev"].notna()]
+    rows: list[dict[str, Any]] = []
+    for (rfq, supplier), g in frame.groupby(["rfq_id", "supplier_id"], sort=False):
+        low = g[g["dev"] <= -UNBALANCED_LOG_DEVIATION]
+        high = g[g["dev"] >= UNBALANCED_LOG_DEVIATION]
+        if min(len(low), len(high)) < UNBALANCED_MIN_LINES:
+            continue
+        low_dev = float(np.median(low["dev"]))
+        high_dev = float(np.median(high["dev"]))
+        strong = min(-low_dev, high_dev) >= UNBALANCED_CRITICAL_DEVIATION
+        if min(len(low), len(high)) >= UNBALANCED_CRITICAL_LINES and strong:
+            severity: Severity = "critical"
+        elif min(len(low), len(high)) >= UNBALANCED_WARNING_LINES:
+            severity = "warning"
+        else:
+            severity = "info"
+        # Money moved: what the high lines add over the other bids' median, what the low
+        # lines save under it (price * (1 - 1/exp(dev)) is price minus the peers' median).
+        low_amount = float(
+            (low["quantity"] * low["price"] * (np.exp(-low["dev"]) - 1)).sum(min_count=1)
+        )
+        high_amount = float(
+            (high["quantity"] * high["price"] * (1 - np.exp(-high["dev"]))).sum(min_count=1)
+        )
+        currency = str(g["currency"].iloc[0])
+        money = ""
+        if math.isfinite(low_amount) and math.isfinite(high_amount):
+            money = (
+                f" ({currency} {low_amount:,.0f} under the others on the low lines, "
+                f"{currency} {high_amount:,.0f} over them on the high lines)"
+            )
+        reason = (
+            f"This bidder is far below the other bids on {len(low)} lines of this RFQ "
+            f"(median {_relative(low_dev)}) and far above on {len(high)} others "
+            f"(median {_relative(high_dev)}){money}: the pattern of an unbalanced, "
+            "front-loaded bid. Check the quantities of the high lines before awarding."
+        )
+        rows.append(
+            {
+                "rfq_id": rfq,
+                "supplier_id": supplier,
+                "low_lines": low["line_id"].tolist(),
+                "high_lines": high["line_id"].tolist(),
+                "n_low": len(low),
+                "n_high": len(high),
+                "low_deviation_pct": round((math.exp(low_dev) - 1) * 100, 1),
+                "high_deviation_pct": round((math.exp(high_dev) - 1) * 100, 1),
+                "low_amount": low_amount,
+                "high_amount": high_amount,
+                "severity": severity,
+                "reason": reason,
+                "_low_pos": low["pos"].tolist(),
+                "_high_pos": high["pos"].tolist(),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def unbalanced_bids(lines: pd.DataFrame) -> pd.DataFrame:
+    """Find bidders far below the other bids on some lines of an RFQ and far above on others.
+
+    Returns one row per flagged (rfq_id, supplier_id): ``low_lines`` and ``high_lines``
+    (their ``line_id`` values, or index labels without that column), ``n_low``, ``n_high``,
+    the median deviation on each side in %, the money below / above the other bids'
+    median on each side (``low_amount``, ``high_amount``), ``severity`` and ``reason``.
+    Only lines with at least ``MIN_PEERS`` other bids count, so every deviation is judged
+    against a median of several competitors.
+    """
+    _check_columns(lines, (*REQUIRED_COLUMNS, "rfq_id"), "lines")
+    own = _log(lines["unit_price"])
+    peers = _peer_stats(lines, own)
+    found = _unbalanced(lines, own - peers["peer_log_median"].to_numpy())
+    return found.drop(columns=["_low_pos", "_high_pos"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _flag(kind: Kind, severity: Severity, side: str, reason: str, score: float) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "severity": severity,
+        "side": side,
+        "score": round(score, 2),
+        "reason": reason,
+    }
+
+
+def _score(
+    lines: pd.DataFrame,
+    history: pd.DataFrame,
+    band: pd.DataFrame | None,
+    peer_log: np.ndarray,
+) -> pd.DataFrame:
+    """``score_quotes`` with the peers' log prices given (measurement keeps them original)."""
+    own = _log(lines["unit_price"])
+    out = pd.DataFrame(index=lines.index)
+
+    if band is None:
+        out["model_score"] = np.nan
+        p10 = p50 = p90 = np.full(len(lines), np.nan)
+    else:
+        _check_columns(band, ("p10", "p50", "p90"), "band")
+        aligned = band.reindex(lines.index)
+        p10, p50, p90 = (aligned[c].to_numpy(dtype=float) for c in ("p10", "p50", "p90"))
+        l10, l50, l90 = _log(aligned["p10"]), _log(aligned["p50"]), _log(aligned["p90"])
+        up = np.maximum(l90 - l50, MODEL_HALF_WIDTH_FLOOR)
+        down = np.maximum(l50 - l10, MODEL_HALF_WIDTH_FLOOR)
+        dist = own - l50
+        out["model_score"] = np.where(dist >= 0, dist / up, dist / down)
+
+    peers = _peer_stats(lines, peer_log)
+    out["peer_score"] = (own - peers["peer_log_median"]) / peers["peer_log_scale"]
+    out["peer_count"] = peers["peer_count"].astype(int)
+    out["peer_median"] = np.exp(peers["peer_log_median"])
+
+    past = _history_stats(lines, history)
+    out["history_score"] = (own - past["history_log_median"]) / past["history_log_scale"]
+    out["history_count"] = past["history_count"].astype(int)
+    out["history_median"] = np.exp(past["history_log_median"])
+
+    currency = _text_column(lines, "currency").to_numpy()
+    unit = _text_column(lines, "unit").to_numpy()
+    price = pd.to_numeric(lines["unit_price"], errors="coerce").to_numpy(dtype=float)
+    flags: list[list[dict[str, Any]]] = [[] for _ in range(len(lines))]
+    model = out["model_score"].to_numpy(dtype=float)
+    peer = out["peer_score"].to_numpy(dtype=float)
+    past_score = out["history_score"].to_numpy(dtype=float)
+    for i in range(len(lines)):
+        cur, uom, p = str(currency[i]), str(unit[i]), float(price[i])
+        if (severity := MODEL_THRESHOLDS.severity(model[i])) is not None:
+            if model[i] > 0:
+                gap = math.log(p / p90[i])
+                reason = (
+                    f"{_money(p, cur, uom)} is above the model's 80% band "
+                    f"(P90 {_money(p90[i], cur, uom)}, P50 {_money(p50[i], cur, uom)}): "
+                    f"{_relative(gap)} the P90"
+                )
+                flags[i].append(_flag("above_model_band", severity, "high", reason, model[i]))
+            else:
+                gap = math.log(p / p10[i])
+                reason = (
+                    f"{_money(p, cur, uom)} is below the model's 80% band "
+                    f"(P10 {_money(p10[i], cur, uom)}, P50 {_money(p50[i], cur, uom)}): "
+                    f"{_relative(gap)} the P10"
+                )
+                flags[i].append(_flag("below_model_band", severity, "low", reason, model[i]))
+        if (severity := PEER_THRESHOLDS.severity(peer[i])) is not None:
+            n, med = int(out["peer_count"].iat[i]), float(out["peer_median"].iat[i])
+            reason = (
+                f"{_money(p, cur, uom)} is {_of(math.log(p / med))} median of the other "
+                f"{n} bids on this line ({_money(med, cur, uom)})"
+            )
+            side = "high" if peer[i] > 0 else "low"
+            flags[i].append(_flag("far_from_peers", severity, side, reason, peer[i]))
+        if (severity := HISTORY_THRESHOLDS.severity(past_score[i])) is not None:
+            n, med = int(out["history_count"].iat[i]), float(out["history_median"].iat[i])
+            reason = (
+                f"{_money(p, cur, uom)} is {_of(math.log(p / med))} median of this item's "
+                f"{n} quotes in the previous 12 months ({_money(med, cur, uom)})"
+            )
+            side = "high" if past_score[i] > 0 else "low"
+            flags[i].append(_flag("far_from_history", severity, side, reason, past_score[i]))
+
+    if "rfq_id" in lines.columns:
+        deviation = own - peers["peer_log_median"].to_numpy()
+        for row in _unbalanced(lines, deviation).itertuples(index=False):
+            for side, positions in (("low", row._low_pos), ("high", row._high_pos)):
+                for pos in positions:
+                    flags[pos].append(
+                        _flag("unbalanced_bid", row.severity, side, str(row.reason),
+                              float(deviation[pos]))
+                    )
+
+    for row_flags in flags:
+        row_flags.sort(key=lambda f: -SEVERITY_RANK[f["severity"]])
+    out["flags"] = pd.Series(flags, index=lines.index, dtype=object)
+    out["severity"] = [row_flags[0]["severity"] if row_flags else None for row_flags in flags]
+    return out
+
+
+def score_quotes(
+    lines: pd.DataFrame, history: pd.DataFrame, *, band: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Score quote lines against the model band, the other bids and the item's past prices.
+
+    ``lines`` and ``history`` carry the quote-history columns (``quote_date, item_id,
+    supplier_id, rfq_id, rfq_line_id, quantity, unit, currency, unit_price``); ``band``
+    (optional, indexed like ``lines``) the price model's ``p10, p50, p90``. Returns, indexed
+    like ``lines``: ``model_score``, ``peer_score``, ``history_score`` (defined in the
+    module docstring; NaN where there is no band, too few peers or too little history),
+    ``peer_count``, ``peer_median``, ``history_count``, ``history_median``, ``flags`` (a
+    list of ``{kind, severity, side, score, reason}``, worst first) and ``severity`` (the
+    worst flag's, or None).
+
+    Only quotes of ``history`` dated strictly before a line feed its history score, so a
+    line never judges itself and scoring is the same whatever was quoted later.
+    """
+    _check_columns(lines, REQUIRED_COLUMNS, "lines")
+    _check_columns(history, ("quote_date", "item_id", "unit_price"), "history")
+    return _score(lines, history, band, _log(lines["unit_price"]))
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+def _is_high_alarm(flags: list[dict[str, Any]]) -> bool:
+    return any(
+        f["side"] == "high" and SEVERITY_RANK[f["severity"]] >= SEVERITY_RANK["warning"]
+        for f in flags
+    )
+
+
+def _kinds_alarmed(flags: list[dict[str, Any]]) -> set[str]:
+    return {
+        f["kind"]
+        for f in flags
+        if f["side"] == "high" and SEVERITY_RANK[f["severity"]] >= SEVERITY_RANK["warning"]
+    }
+
+
+def measure_detection(
+    history: pd.DataFrame,
+    index_obs: pd.DataFrame,
+    links: dict[str, str],
+    *,
+    cutoff: Any,
+    sizes: tuple[float, ...] = (1.3, 1.5, 2.0),
+    share: float = 0.1,
+    seed: int = 0,
+    horizon_months: int = HORIZON_MONTHS,
+) -> dict[str, Any]:
+    """Measure how well scoring finds overpriced lines injected into real held-out bids.
+
+    The price model is trained on lines dated strictly before ``cutoff``. The slice scored
+    is the lines dated in [cutoff, cutoff + ``horizon_months``). One random ``share`` of its
+    lines (the same lines for every size) has its unit price multiplied by each size in
+    turn; every line of the slice is then scored with the band and the history score drawn
+    from training lines only, and each injected line's peers are the *original* other bids.
+    A line is "detected" when it carries a warning-or-worse flag on the high side.
+
+    Per size: ``injected``, ``flagged`` (lines of the slice detected), ``true_positives``,
+    ``precision``, ``recall``, ``recall_by_kind``, and ``untouched_flag_rate`` (detected
+    untouched lines over untouched lines). ``base_false_positive_rate`` is the share of the
+    slice detected with nothing injected.
+
+    Real bid data already contains genuine anomalies (typos, unbalanced and front-loaded
+    bids, mispriced items): an untouched line that is flagged is counted as a false
+    positive even when it deserves the flag, so ``precision`` is a lower bound and the
+    "false-positive" rate an upper bound.
+    """
+    when = pd.Timestamp(cutoff)
+    priced = history.loc[pd.to_numeric(history["unit_price"], errors="coerce") > 0]
+    train = priced[priced["quote_date"] < when]
+    end = when + pd.DateOffset(months=horizon_months)
+    test = priced[(priced["quote_date"] >= when) & (priced["quote_date"] < end)]
+    if train.empty or test.empty:
+        raise InvalidInputError(f"the cutoff {when.date()} leaves no training or no test lines")
+    if not 0 < share < 1:
+        raise InvalidInputError("share must be between 0 and 1")
+
+    started = time.perf_counter()
+    model = train_price_model(train, index_obs, links)
+    trained_at = time.perf_counter()
+    # A line's band depends on its features and the history, never on its own price, so
+    # one band serves every injected variant.
+    band = model.predict(test, train, index_obs)
+    original = _log(test["unit_price"])
+
+    base = _score(test, train, band, original)
+    base_alarm = np.array([_is_high_alarm(f) for f in base["flags"]])
+
+    rng = np.random.default_rng(seed)
+    n_inject = max(1, round(share * len(test)))
+    injected = np.zeros(len(test), dtype=bool)
+    injected[rng.choice(len(test), size=n_inject, replace=False)] = True
+
+    results: list[dict[str, Any]] = []
+    for size in sizes:
+        changed = test.copy()
+        factor = np.where(injected, float(size), 1.0)
+        changed["unit_price"] = changed["unit_price"].to_numpy(dtype=float) * factor
+        scored = _score(changed, train, band, original)
+        alarm = np.array([_is_high_alarm(f) for f in scored["flags"]])
+        tp = int((alarm & injected).sum())
+        kinds: dict[str, int] = {}
+        for flags in scored["flags"][injected]:
+            for kind in _kinds_alarmed(flags):
+                kinds[kind] = kinds.get(kind, 0) + 1
+        results.append(
+            {
+                "size": float(size),
+                "injected": int(injected.sum()),
+                "flagged": int(alarm.sum()),
+                "true_positives": tp,
+                "precision": tp / int(alarm.sum()) if alarm.any() else float("nan"),
+                "recall": tp / int(injected.sum()),
+                "recall_by_kind": {k: v / int(injected.sum()) for k, v in sorted(kinds.items())},
+                "untouched_flag_rate": float(alarm[~injected].mean()),
+            }
+        )
+
+    coverage = float(
+        np.mean(
+            (test["unit_price"].to_numpy() >= band["p10"].to_numpy())
+            & (test["unit_price"].to_numpy() <= band["p90"].to_numpy())
+        )
+    )
+    return {
+        "cutoff": str(when.date()),
+        "slice": {"from": str(when.date()), "until": str(end.date()), "lines": len(test)},
+        "training_lines": len(train),
+        "share": share,
+        "seed": seed,
+        "band_coverage_80": coverage,
+        "lines_with_peer_score": int(base["peer_score"].notna().sum()),
+        "lines_with_history_score": int(base["history_score"].notna().sum()),
+        "base_false_positive_rate": float(base_alarm.mean()),
+        "base_flagged": int(base_alarm.sum()),
+        "sizes": results,
+        "seconds_training": round(trained_at - started, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
