@@ -39,7 +39,10 @@ from ml.price.model import train_price_model
 
 Severity = Literal["info", "warning", "critical"]
 Kind = Literal[
-    "above_model_band", "below_model_band", "far_from_peers", "far_from_history",
+    "above_model_band",
+    "below_model_band",
+    "far_from_peers",
+    "far_from_history",
     "unbalanced_bid",
 ]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
@@ -187,9 +190,9 @@ def _peer_stats(lines: pd.DataFrame, peer_log: np.ndarray) -> pd.DataFrame:
             }
         )[usable]
         suppliers = _supplier_codes(lines)
-        for positions in keys.groupby(["line", "unit", "currency"], sort=False)["pos"].agg(
-            lambda s: s.to_numpy()
-        ):
+        kept = keys["pos"].to_numpy()
+        for members in keys.groupby(["line", "unit", "currency"], sort=False).indices.values():
+            positions = kept[members]
             if len(positions) <= MIN_PEERS:
                 continue  # no member can have MIN_PEERS other bids
             group_log = peer_log[positions]
@@ -209,6 +212,15 @@ def _peer_stats(lines: pd.DataFrame, peer_log: np.ndarray) -> pd.DataFrame:
 # --------------------------------------------------------------------------- history
 
 
+_NAT = np.iinfo(np.int64).min
+
+
+def _nanoseconds(dates: pd.Series) -> np.ndarray:
+    """Dates as int64 nanoseconds (NaT is the int64 minimum); one resolution for searching."""
+    values = pd.to_datetime(dates).astype("datetime64[ns]")
+    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
 def _history_keys(frame: pd.DataFrame) -> pd.Series:
     return (
         frame["item_id"].astype("string").fillna("?")
@@ -221,70 +233,72 @@ def _history_keys(frame: pd.DataFrame) -> pd.Series:
 
 def _history_stats(lines: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Per line: count, median and robust scale of the item's quotes in the window before it."""
-    out = pd.DataFrame(
-        {"history_count": 0.0, "history_log_median": np.nan, "history_log_scale": np.nan},
-        index=lines.index,
-    )
-    if history.empty or lines.empty:
-        return out
+    count = np.zeros(len(lines))
+    median = np.full(len(lines), np.nan)
+    scale = np.full(len(lines), np.nan)
     ref = pd.DataFrame(
         {
             "key": _history_keys(history),
-            "date": pd.to_datetime(history["quote_date"]).astype("datetime64[ns]"),
+            "ns": _nanoseconds(history["quote_date"]),
             "log": _log(history["unit_price"]),
         }
     )
-    ref = ref[np.isfinite(ref["log"]) & ref["date"].notna()].sort_values("date", kind="stable")
-    series = {
-        key: (g["date"].to_numpy(dtype="datetime64[ns]"), g["log"].to_numpy())
+    ref = ref[np.isfinite(ref["log"]) & (ref["ns"] != _NAT)].sort_values("ns", kind="stable")
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        str(key): (g["ns"].to_numpy(dtype=np.int64), g["log"].to_numpy(dtype=float))
         for key, g in ref.groupby("key", sort=False)
     }
-    probe = pd.DataFrame(
-        {
-            "key": _history_keys(lines),
-            "date": pd.to_datetime(lines["quote_date"]).astype("datetime64[ns]"),
-        },
-        index=lines.index,
+    groups: dict[tuple[str, int], list[int]] = {}
+    probe = zip(
+        _history_keys(lines).tolist(), _nanoseconds(lines["quote_date"]).tolist(), strict=True
     )
-    window = np.timedelta64(HISTORY_WINDOW.value, "ns")
-    stats: dict[tuple[str, np.datetime64], tuple[float, float, float]] = {}
-    for key, date in probe.drop_duplicates().itertuples(index=False):
+    for pos, (key, ns) in enumerate(probe):
+        groups.setdefault((str(key), int(ns)), []).append(pos)
+    window = int(HISTORY_WINDOW.value)
+    for (key, ns), rows in groups.items():
         found = series.get(key)
-        if found is None or pd.isna(date):
+        if found is None or ns == _NAT:
             continue
         dates, logs = found
-        when = np.datetime64(date, "ns")
         # side="left" on the line's own date: quotes of that day or later never count.
-        hi = int(np.searchsorted(dates, when, side="left"))
-        lo = int(np.searchsorted(dates, when - window, side="left"))
+        hi = int(np.searchsorted(dates, ns, side="left"))
+        lo = int(np.searchsorted(dates, ns - window, side="left"))
         if hi - lo < MIN_HISTORY:
             continue
-        med, scale = _robust(logs[lo:hi], HISTORY_SCALE_FLOOR)
-        stats[(key, when)] = (float(hi - lo), med, scale)
-    if not stats:
-        return out
-    values = [
-        stats.get((k, np.datetime64(d, "ns")), (0.0, np.nan, np.nan)) if not pd.isna(d)
-        else (0.0, np.nan, np.nan)
-        for k, d in zip(probe["key"], probe["date"], strict=True)
-    ]
-    out[:] = np.array(values, dtype=float)
-    return out
+        positions = np.asarray(rows, dtype=np.int64)
+        count[positions] = hi - lo
+        median[positions], scale[positions] = _robust(logs[lo:hi], HISTORY_SCALE_FLOOR)
+    return pd.DataFrame(
+        {"history_count": count, "history_log_median": median, "history_log_scale": scale},
+        index=lines.index,
+    )
 
 
 # --------------------------------------------------------------------------- unbalanced
 
 
-def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Unbalanced:
+    rfq_id: Any
+    supplier_id: Any
+    low: pd.DataFrame  # the bidder's low lines: pos, line_id, dev, quantity, price
+    high: pd.DataFrame
+    severity: Severity
+    reason: str
+    low_amount: float
+    high_amount: float
+
+
+def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> list[_Unbalanced]:
     """Unbalanced bidders from each line's log deviation from its peers' median."""
-    columns = [
-        "rfq_id", "supplier_id", "low_lines", "high_lines", "n_low", "n_high",
-        "low_deviation_pct", "high_deviation_pct", "low_amount", "high_amount", "severity",
-        "reason", "_low_pos", "_high_pos",
-    ]
     if "rfq_id" not in lines.columns or lines.empty:
-        return pd.DataFrame(columns=columns)
+        return []
     ids = lines["line_id"] if "line_id" in lines.columns else pd.Series(lines.index)
+    quantity = (
+        pd.to_numeric(lines["quantity"], errors="coerce").to_numpy(dtype=float)
+        if "quantity" in lines.columns
+        else np.full(len(lines), np.nan)
+    )
     frame = pd.DataFrame(
         {
             "rfq_id": lines["rfq_id"].to_numpy(),
@@ -292,43 +306,37 @@ def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> pd.DataFrame:
             "dev": deviation,
             "pos": np.arange(len(lines)),
             "line_id": ids.to_numpy(),
-            "quantity": pd.to_numeric(lines["quantity"], errors="coerce").to_numpy(dtype=float)
-            if "quantity" in lines.columns
-            else np.full(len(lines), np.nan),
-            "price": pd.to_numeric(lines["unit_price"], errors="coerce").to_numpy(),
+            "quantity": quantity,
+            "price": pd.to_numeric(lines["unit_price"], errors="coerce").to_numpy(dtype=float),
             "currency": _text_column(lines, "currency").to_numpy(),
         }
     )
     frame = frame[frame["rfq_id"].notna() & frame["supplier_id"].notna() & frame["dev"].notna()]
-    rows: list[dict[str, Any]] = []
+    found: list[_Unbalanced] = []
     for (rfq, supplier), g in frame.groupby(["rfq_id", "supplier_id"], sort=False):
         low = g[g["dev"] <= -UNBALANCED_LOG_DEVIATION]
         high = g[g["dev"] >= UNBALANCED_LOG_DEVIATION]
-        if min(len(low), len(high)) < UNBALANCED_MIN_LINES:
+        sides = min(len(low), len(high))
+        if sides < UNBALANCED_MIN_LINES:
             continue
         low_dev = float(np.median(low["dev"]))
         high_dev = float(np.median(high["dev"]))
         strong = min(-low_dev, high_dev) >= UNBALANCED_CRITICAL_DEVIATION
-        if min(len(low), len(high)) >= UNBALANCED_CRITICAL_LINES and strong:
-            severity: Severity = "critical"
-        elif min(len(low), len(high)) >= UNBALANCED_WARNING_LINES:
+        severity: Severity = "info"
+        if sides >= UNBALANCED_CRITICAL_LINES and strong:
+            severity = "critical"
+        elif sides >= UNBALANCED_WARNING_LINES:
             severity = "warning"
-        else:
-            severity = "info"
-        # Money moved: what the high lines add over the other bids' median, what the low
-        # lines save under it (price * (1 - 1/exp(dev)) is price minus the peers' median).
-        low_amount = float(
-            (low["quantity"] * low["price"] * (np.exp(-low["dev"]) - 1)).sum(min_count=1)
-        )
-        high_amount = float(
-            (high["quantity"] * high["price"] * (1 - np.exp(-high["dev"]))).sum(min_count=1)
-        )
+        # Money moved: a high line's price minus the other bids' median is
+        # price * (1 - exp(-dev)); a low line's shortfall is price * (exp(-dev) - 1).
+        low_amount = float((low["quantity"] * low["price"] * np.expm1(-low["dev"])).sum())
+        high_amount = float((high["quantity"] * high["price"] * -np.expm1(-high["dev"])).sum())
         currency = str(g["currency"].iloc[0])
         money = ""
-        if math.isfinite(low_amount) and math.isfinite(high_amount):
+        if math.isfinite(low_amount) and math.isfinite(high_amount) and low_amount > 0:
             money = (
-                f" ({currency} {low_amount:,.0f} under the others on the low lines, "
-                f"{currency} {high_amount:,.0f} over them on the high lines)"
+                f"; {currency} {low_amount:,.0f} under the others' medians on the low lines, "
+                f"{currency} {high_amount:,.0f} over them on the high lines"
             )
         reason = (
             f"This bidder is far below the other bids on {len(low)} lines of this RFQ "
@@ -336,25 +344,10 @@ def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> pd.DataFrame:
             f"(median {_relative(high_dev)}){money}: the pattern of an unbalanced, "
             "front-loaded bid. Check the quantities of the high lines before awarding."
         )
-        rows.append(
-            {
-                "rfq_id": rfq,
-                "supplier_id": supplier,
-                "low_lines": low["line_id"].tolist(),
-                "high_lines": high["line_id"].tolist(),
-                "n_low": len(low),
-                "n_high": len(high),
-                "low_deviation_pct": round((math.exp(low_dev) - 1) * 100, 1),
-                "high_deviation_pct": round((math.exp(high_dev) - 1) * 100, 1),
-                "low_amount": low_amount,
-                "high_amount": high_amount,
-                "severity": severity,
-                "reason": reason,
-                "_low_pos": low["pos"].tolist(),
-                "_high_pos": high["pos"].tolist(),
-            }
+        found.append(
+            _Unbalanced(rfq, supplier, low, high, severity, reason, low_amount, high_amount)
         )
-    return pd.DataFrame(rows, columns=columns)
+    return found
 
 
 def unbalanced_bids(lines: pd.DataFrame) -> pd.DataFrame:
@@ -362,16 +355,47 @@ def unbalanced_bids(lines: pd.DataFrame) -> pd.DataFrame:
 
     Returns one row per flagged (rfq_id, supplier_id): ``low_lines`` and ``high_lines``
     (their ``line_id`` values, or index labels without that column), ``n_low``, ``n_high``,
-    the median deviation on each side in %, the money below / above the other bids'
-    median on each side (``low_amount``, ``high_amount``), ``severity`` and ``reason``.
-    Only lines with at least ``MIN_PEERS`` other bids count, so every deviation is judged
-    against a median of several competitors.
+    the median deviation of each side in % (``low_deviation_pct``, ``high_deviation_pct``),
+    the money under / over the other bids' medians on each side (``low_amount``,
+    ``high_amount``; NaN without quantities), ``severity`` and ``reason``. Only lines with
+    at least ``MIN_PEERS`` other bids count, so each deviation is judged against several
+    competitors.
     """
     _check_columns(lines, (*REQUIRED_COLUMNS, "rfq_id"), "lines")
     own = _log(lines["unit_price"])
     peers = _peer_stats(lines, own)
-    found = _unbalanced(lines, own - peers["peer_log_median"].to_numpy())
-    return found.drop(columns=["_low_pos", "_high_pos"]).reset_index(drop=True)
+    rows = [
+        {
+            "rfq_id": u.rfq_id,
+            "supplier_id": u.supplier_id,
+            "low_lines": u.low["line_id"].tolist(),
+            "high_lines": u.high["line_id"].tolist(),
+            "n_low": len(u.low),
+            "n_high": len(u.high),
+            "low_deviation_pct": round(float(np.expm1(np.median(u.low["dev"]))) * 100, 1),
+            "high_deviation_pct": round(float(np.expm1(np.median(u.high["dev"]))) * 100, 1),
+            "low_amount": u.low_amount,
+            "high_amount": u.high_amount,
+            "severity": u.severity,
+            "reason": u.reason,
+        }
+        for u in _unbalanced(lines, own - peers["peer_log_median"].to_numpy())
+    ]
+    columns = [
+        "rfq_id",
+        "supplier_id",
+        "low_lines",
+        "high_lines",
+        "n_low",
+        "n_high",
+        "low_deviation_pct",
+        "high_deviation_pct",
+        "low_amount",
+        "high_amount",
+        "severity",
+        "reason",
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -387,6 +411,58 @@ def _flag(kind: Kind, severity: Severity, side: str, reason: str, score: float) 
     }
 
 
+def _model_flag(
+    price: float, score: float, band: tuple[float, float, float], currency: str, unit: str
+) -> dict[str, Any] | None:
+    severity = MODEL_THRESHOLDS.severity(score)
+    if severity is None:
+        return None
+    p10, p50, p90 = band
+    if score > 0:
+        reason = (
+            f"{_money(price, currency, unit)} is above the model's 80% band "
+            f"(P90 {_money(p90, currency, unit)}, P50 {_money(p50, currency, unit)}): "
+            f"{_of(math.log(price / p90))} P90"
+        )
+        return _flag("above_model_band", severity, "high", reason, score)
+    reason = (
+        f"{_money(price, currency, unit)} is below the model's 80% band "
+        f"(P10 {_money(p10, currency, unit)}, P50 {_money(p50, currency, unit)}): "
+        f"{_of(math.log(price / p10))} P10"
+    )
+    return _flag("below_model_band", severity, "low", reason, score)
+
+
+def _distance_flag(
+    kind: Kind,
+    thresholds: Thresholds,
+    price: float,
+    score: float,
+    what: str,
+    median: float,
+    currency: str,
+    unit: str,
+) -> dict[str, Any] | None:
+    severity = thresholds.severity(score)
+    if severity is None:
+        return None
+    reason = (
+        f"{_money(price, currency, unit)} is {_of(math.log(price / median))} median of "
+        f"{what} ({_money(median, currency, unit)})"
+    )
+    return _flag(kind, severity, "high" if score > 0 else "low", reason, score)
+
+
+def _model_scores(own: np.ndarray, band: pd.DataFrame) -> np.ndarray:
+    l10, l50, l90 = _log(band["p10"]), _log(band["p50"]), _log(band["p90"])
+    up = np.maximum(l90 - l50, MODEL_HALF_WIDTH_FLOOR)
+    down = np.maximum(l50 - l10, MODEL_HALF_WIDTH_FLOOR)
+    dist = own - l50
+    with np.errstate(invalid="ignore"):
+        scores: np.ndarray = np.where(dist >= 0, dist / up, dist / down)
+    return scores
+
+
 def _score(
     lines: pd.DataFrame,
     history: pd.DataFrame,
@@ -395,89 +471,84 @@ def _score(
 ) -> pd.DataFrame:
     """``score_quotes`` with the peers' log prices given (measurement keeps them original)."""
     own = _log(lines["unit_price"])
-    out = pd.DataFrame(index=lines.index)
-
     if band is None:
-        out["model_score"] = np.nan
-        p10 = p50 = p90 = np.full(len(lines), np.nan)
+        aligned = pd.DataFrame(np.nan, index=lines.index, columns=["p10", "p50", "p90"])
     else:
         _check_columns(band, ("p10", "p50", "p90"), "band")
-        aligned = band.reindex(lines.index)
-        p10, p50, p90 = (aligned[c].to_numpy(dtype=float) for c in ("p10", "p50", "p90"))
-        l10, l50, l90 = _log(aligned["p10"]), _log(aligned["p50"]), _log(aligned["p90"])
-        up = np.maximum(l90 - l50, MODEL_HALF_WIDTH_FLOOR)
-        down = np.maximum(l50 - l10, MODEL_HALF_WIDTH_FLOOR)
-        dist = own - l50
-        out["model_score"] = np.where(dist >= 0, dist / up, dist / down)
-
+        aligned = band.reindex(lines.index)[["p10", "p50", "p90"]].astype(float)
+    model = _model_scores(own, aligned)
     peers = _peer_stats(lines, peer_log)
-    out["peer_score"] = (own - peers["peer_log_median"]) / peers["peer_log_scale"]
-    out["peer_count"] = peers["peer_count"].astype(int)
-    out["peer_median"] = np.exp(peers["peer_log_median"])
-
     past = _history_stats(lines, history)
-    out["history_score"] = (own - past["history_log_median"]) / past["history_log_scale"]
-    out["history_count"] = past["history_count"].astype(int)
-    out["history_median"] = np.exp(past["history_log_median"])
+    with np.errstate(invalid="ignore"):
+        peer = (own - peers["peer_log_median"].to_numpy()) / peers["peer_log_scale"].to_numpy()
+        hist = (own - past["history_log_median"].to_numpy()) / past["history_log_scale"].to_numpy()
+    peer_n = peers["peer_count"].to_numpy(dtype=int)
+    peer_med = np.exp(peers["peer_log_median"].to_numpy())
+    hist_n = past["history_count"].to_numpy(dtype=int)
+    hist_med = np.exp(past["history_log_median"].to_numpy())
 
-    currency = _text_column(lines, "currency").to_numpy()
-    unit = _text_column(lines, "unit").to_numpy()
-    price = pd.to_numeric(lines["unit_price"], errors="coerce").to_numpy(dtype=float)
-    flags: list[list[dict[str, Any]]] = [[] for _ in range(len(lines))]
-    model = out["model_score"].to_numpy(dtype=float)
-    peer = out["peer_score"].to_numpy(dtype=float)
-    past_score = out["history_score"].to_numpy(dtype=float)
+    currency = _text_column(lines, "currency").tolist()
+    unit = _text_column(lines, "unit").tolist()
+    price = np.exp(own)
+    bands = aligned.to_numpy()
+    flags: list[list[dict[str, Any]]] = []
     for i in range(len(lines)):
         cur, uom, p = str(currency[i]), str(unit[i]), float(price[i])
-        if (severity := MODEL_THRESHOLDS.severity(model[i])) is not None:
-            if model[i] > 0:
-                gap = math.log(p / p90[i])
-                reason = (
-                    f"{_money(p, cur, uom)} is above the model's 80% band "
-                    f"(P90 {_money(p90[i], cur, uom)}, P50 {_money(p50[i], cur, uom)}): "
-                    f"{_relative(gap)} the P90"
-                )
-                flags[i].append(_flag("above_model_band", severity, "high", reason, model[i]))
-            else:
-                gap = math.log(p / p10[i])
-                reason = (
-                    f"{_money(p, cur, uom)} is below the model's 80% band "
-                    f"(P10 {_money(p10[i], cur, uom)}, P50 {_money(p50[i], cur, uom)}): "
-                    f"{_relative(gap)} the P10"
-                )
-                flags[i].append(_flag("below_model_band", severity, "low", reason, model[i]))
-        if (severity := PEER_THRESHOLDS.severity(peer[i])) is not None:
-            n, med = int(out["peer_count"].iat[i]), float(out["peer_median"].iat[i])
-            reason = (
-                f"{_money(p, cur, uom)} is {_of(math.log(p / med))} median of the other "
-                f"{n} bids on this line ({_money(med, cur, uom)})"
-            )
-            side = "high" if peer[i] > 0 else "low"
-            flags[i].append(_flag("far_from_peers", severity, side, reason, peer[i]))
-        if (severity := HISTORY_THRESHOLDS.severity(past_score[i])) is not None:
-            n, med = int(out["history_count"].iat[i]), float(out["history_median"].iat[i])
-            reason = (
-                f"{_money(p, cur, uom)} is {_of(math.log(p / med))} median of this item's "
-                f"{n} quotes in the previous 12 months ({_money(med, cur, uom)})"
-            )
-            side = "high" if past_score[i] > 0 else "low"
-            flags[i].append(_flag("far_from_history", severity, side, reason, past_score[i]))
+        found = [
+            _model_flag(p, float(model[i]), (bands[i, 0], bands[i, 1], bands[i, 2]), cur, uom),
+            _distance_flag(
+                "far_from_peers",
+                PEER_THRESHOLDS,
+                p,
+                float(peer[i]),
+                f"the other {peer_n[i]} bids on this line",
+                float(peer_med[i]),
+                cur,
+                uom,
+            ),
+            _distance_flag(
+                "far_from_history",
+                HISTORY_THRESHOLDS,
+                p,
+                float(hist[i]),
+                f"this item's {hist_n[i]} quotes in the previous 12 months",
+                float(hist_med[i]),
+                cur,
+                uom,
+            ),
+        ]
+        flags.append([f for f in found if f is not None])
 
-    if "rfq_id" in lines.columns:
-        deviation = own - peers["peer_log_median"].to_numpy()
-        for row in _unbalanced(lines, deviation).itertuples(index=False):
-            for side, positions in (("low", row._low_pos), ("high", row._high_pos)):
-                for pos in positions:
-                    flags[pos].append(
-                        _flag("unbalanced_bid", row.severity, side, str(row.reason),
-                              float(deviation[pos]))
+    deviation = own - peers["peer_log_median"].to_numpy()
+    for bidder in _unbalanced(lines, deviation):
+        for side, part in (("low", bidder.low), ("high", bidder.high)):
+            for pos in part["pos"].tolist():
+                flags[pos].append(
+                    _flag(
+                        "unbalanced_bid",
+                        bidder.severity,
+                        side,
+                        bidder.reason,
+                        float(deviation[pos]),
                     )
-
+                )
     for row_flags in flags:
         row_flags.sort(key=lambda f: -SEVERITY_RANK[f["severity"]])
-    out["flags"] = pd.Series(flags, index=lines.index, dtype=object)
-    out["severity"] = [row_flags[0]["severity"] if row_flags else None for row_flags in flags]
-    return out
+
+    return pd.DataFrame(
+        {
+            "model_score": model,
+            "peer_score": peer,
+            "history_score": hist,
+            "peer_count": peer_n,
+            "peer_median": peer_med,
+            "history_count": hist_n,
+            "history_median": hist_med,
+            "flags": pd.Series(flags, index=lines.index, dtype=object),
+            "severity": [f[0]["severity"] if f else None for f in flags],
+        },
+        index=lines.index,
+    )
 
 
 def score_quotes(

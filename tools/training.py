@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError, UnitConversionError
 from ml.forecasting import evaluate_forecasts, fit_forecaster
 from ml.price.evaluate import evaluate_price
 from ml.price.model import ARTIFACT_FORMAT, PriceModel, train_price_model
+from ml.should_cost import calibrate, shipped_template
 from store import history, registry
+from store.units import UnitCatalog
 
 FORECAST_FORMAT = "forecasters-json-v1"
 
@@ -165,18 +168,106 @@ def evaluate_price_model(
     )
 
 
+def item_price_series(frame: pd.DataFrame, item_code: str) -> pd.Series:
+    """An item's monthly median quoted unit price (in the item's unit)."""
+    lines = frame[frame["item_code"] == item_code]
+    if lines.empty:
+        raise NotFoundError(f"no quotes for item {item_code!r}")
+    monthly = lines.set_index("quote_date")["unit_price"].resample("MS").median()
+    return monthly.dropna().rename(f"item {item_code}")
+
+
 def evaluate_forecast_models(
     *,
     session: Session,
     org_id: uuid.UUID,
     codes: list[str] | None = None,
+    items: list[str] | None = None,
     horizon: int = 6,
     origins: int = 12,
+    min_train: int = 48,
 ) -> list[dict[str, Any]]:
-    """Backtest every forecasting model on the organisation's index series."""
-    index_obs = history.index_observations(session=session, org_id=org_id, codes=codes or None)
-    if index_obs.empty:
-        raise InvalidInputError("no index series match: import some with `import index`")
+    """Backtest every forecasting model on index series and item price series."""
+    series: dict[str, pd.Series] = {}
+    if codes or not items:
+        index_obs = history.index_observations(session=session, org_id=org_id, codes=codes or None)
+        series.update(_monthly_series(index_obs))
+    if items:
+        frame = history.quote_history(session=session, org_id=org_id)
+        for code in items:
+            series[f"item:{code}"] = item_price_series(frame, code)
+    if not series:
+        raise InvalidInputError("no series match: import index series or quotes first")
     return evaluate_forecasts(
-        _monthly_series(index_obs), horizon=horizon, origins=origins, level=0.8
+        series, horizon=horizon, origins=origins, level=0.8, min_train=min_train
     )
+
+
+def template_name(category: str) -> str:
+    """The should-cost template name for an item category (``ready-mix concrete`` ->
+    ``ready_mix_concrete``)."""
+    return re.sub(r"[^a-z0-9]+", "_", category.strip().lower()).strip("_")
+
+
+def evaluate_should_cost(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    category: str,
+    items: list[str] | None = None,
+) -> dict[str, Any]:
+    """Calibrate a category's should-cost template on the organisation's quotes.
+
+    Uses the quotes of the category's items (or only ``items``) whose unit converts to the
+    template's; reports uncalibrated and calibrated error on the later 20% of quotes.
+    """
+    template = shipped_template(template_name(category))
+    frame = history.quote_history(session=session, org_id=org_id)
+    chosen = frame[frame["category"] == category]
+    if items:
+        chosen = chosen[chosen["item_code"].isin(items)]
+    if chosen.empty:
+        raise InvalidInputError(
+            f"no quotes of category {category!r}" + (f" items {items}" if items else "")
+        )
+    catalog = UnitCatalog.load(session)
+    factors: dict[str, float | None] = {}
+    for unit in chosen["unit"].unique():
+        try:
+            factors[unit] = float(catalog.factor(unit, template.unit))
+        except UnitConversionError:
+            factors[unit] = None
+    factor = chosen["unit"].map(factors)
+    usable = chosen[factor.notna()]
+    per = factor[factor.notna()].astype(float)
+    quotes = pd.DataFrame(
+        {
+            "quote_date": usable["quote_date"],
+            "quantity": usable["quantity"] * per,
+            "unit_price": usable["unit_price"] / per,
+        }
+    )
+    codes = sorted({m.index for m in template.material if m.index})
+    index_obs = history.index_observations(session=session, org_id=org_id, codes=codes or None)
+    result = calibrate(template, quotes, index_obs)
+    return {
+        "category": category,
+        "template": template_name(category),
+        "unit": template.unit,
+        "items": sorted(usable["item_code"].unique()),
+        "quotes": len(quotes),
+        "excluded_other_units": int(len(chosen) - len(usable)),
+        "cutoff": str(result.cutoff),
+        "train": result.n_train,
+        "test": result.n_test,
+        "uncalibrated": {
+            "held_out_mdape": result.uncalibrated_held_out.mdape,
+            "held_out_bias": result.uncalibrated_held_out.bias,
+        },
+        "calibrated": {
+            "held_out_mdape": result.calibrated_held_out.mdape,
+            "held_out_bias": result.calibrated_held_out.bias,
+        },
+        "params": result.params,
+        "at_bounds": list(result.at_bounds),
+    }

@@ -340,8 +340,15 @@ def evaluate_forecast_command(
     series: Annotated[
         list[str] | None, typer.Option("--series", help="Series code (repeatable; default all).")
     ] = None,
+    item: Annotated[
+        list[str] | None,
+        typer.Option("--item", help="Item code: forecast its monthly median price (repeatable)."),
+    ] = None,
     horizon: Annotated[int, typer.Option(min=1, max=12, help="Months ahead.")] = 6,
     origins: Annotated[int, typer.Option(min=1, max=60, help="Rolling origins.")] = 12,
+    min_train: Annotated[
+        int, typer.Option(min=12, help="Months of history before the first origin.")
+    ] = 48,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Backtest the forecasting models per series: MASE, sMAPE, 80% interval coverage."""
@@ -351,7 +358,13 @@ def evaluate_forecast_command(
     org_id, _ = _org_id(db, org)
     with db.session_scope(org_id) as session:
         rows = training.evaluate_forecast_models(
-            session=session, org_id=org_id, codes=series, horizon=horizon, origins=origins
+            session=session,
+            org_id=org_id,
+            codes=series,
+            items=item,
+            horizon=horizon,
+            origins=origins,
+            min_train=min_train,
         )
     if as_json:
         print(json.dumps(rows))
@@ -373,6 +386,40 @@ def evaluate_forecast_command(
             "yes" if row["chosen"] else (row.get("error") or ""),
         )
     out.print(table)
+
+
+@evaluate_app.command("should-cost")
+def evaluate_should_cost_command(
+    category: Annotated[str, typer.Argument(help="Item category, e.g. rebar.")],
+    org: OrgOption = None,
+    item: Annotated[
+        list[str] | None, typer.Option("--item", help="Only these item codes (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Calibrate a category's should-cost template on past quotes; report held-out error."""
+    from tools import training
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        result = training.evaluate_should_cost(
+            session=session, org_id=org_id, category=category, items=item
+        )
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(
+        f"{result['category']} ({result['template']}, per {result['unit']}): {result['quotes']:,} "
+        f"quotes of {len(result['items'])} item(s), {result['excluded_other_units']:,} in other "
+        f"units left out; fit before {result['cutoff']}, scored on the {result['test']:,} after"
+    )
+    for name in ("uncalibrated", "calibrated"):
+        figures = result[name]
+        out.print(
+            f"  {name:<13} median abs error {figures['held_out_mdape']:.1%}, "
+            f"bias {figures['held_out_bias']:+.1%}"
+        )
 
 
 @models_app.command("list")
