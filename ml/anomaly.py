@@ -4,28 +4,32 @@ Three scores per line, each a signed distance in log price (so x2 and x0.5 are e
 positive means dearer):
 
 ``model_score``
-    (log p - log P50) / half-width, where the half-width is log(P90 / P50) above the median
-    and log(P50 / P10) below it (each floored at ``MODEL_HALF_WIDTH_FLOOR``). +1 is exactly
-    the P90, -1 exactly the P10: |score| > 1 is outside the model's 80% band, and for a
-    normal error +2 is about the 99.5th percentile.
+    (log p - log P50) / half-width, in band half-widths: the half-width is log(P90 / P50)
+    above the median and log(P50 / P10) below it, each at least a quarter of log(P90 / P10)
+    (where the quantile models cross, one side of the band collapses onto the P50) and at
+    least ``MODEL_HALF_WIDTH_FLOOR``. +1 is exactly the P90, -1 exactly the P10: |score| > 1
+    is outside the model's 80% band; for a normal error +2 is about the 99.5th percentile.
 ``peer_score``
     (log p - m) / s against the *other* bids on the same RFQ line (same unit and currency,
     other suppliers): m their median log price, s = max(1.4826 * MAD, ``PEER_SCALE_FLOOR``).
-    NaN with fewer than ``MIN_PEERS`` other bids.
+    NaN with bids from fewer than ``MIN_PEERS`` other suppliers.
 ``history_score``
     The same robust z against the item's own quotes (same unit and currency) dated in
     [date - ``HISTORY_WINDOW``, date): strictly before the line, so never the line itself,
     its own RFQ's other bids or anything later. NaN with fewer than ``MIN_HISTORY`` quotes.
 
-Each score crosses severity thresholds (info < warning < critical) into ``flags``; a fourth
-kind, ``unbalanced_bid``, marks the lines of a bidder who is far below the other bids on
-some lines of an RFQ and far above on others (front-loading). Thresholds are named
-constants below, chosen on INDOT bids dated before 2025-06-01 only (see each comment), so
-that measuring on the period after 2025-06-01 stays honest.
+Each score crosses severity thresholds (info < warning < critical) into ``flags``, each
+``{kind, severity, side ("high" | "low"), score, reason}``. A fourth kind,
+``unbalanced_bid``, marks the lines of a bidder who is far below the other bids on some
+lines of an RFQ and far above on others (front-loading); its ``score`` is the evidence
+defined at ``UNBALANCED_THRESHOLDS``. Thresholds are named constants below, chosen on
+INDOT bids dated before 2025-06-01 only (see their comments), so that measuring on the
+period after 2025-06-01 stays honest.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass
@@ -35,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInputError
-from ml.price.model import train_price_model
+from ml.price.model import ROUNDS, train_price_model
 
 Severity = Literal["info", "warning", "critical"]
 Kind = Literal[
@@ -72,41 +76,52 @@ class Thresholds:
 
 # --------------------------------------------------------------------------- thresholds
 #
-# Chosen on INDOT bid lines dated 2024-12-01 .. 2025-05-31 scored with a price model
-# trained on lines before 2024-12-01 (all inside the training period of the 2025-06-01
-# measurement), looking at two things only: the share of real lines each threshold flags
-# (a buyer reads every warning, so warnings should stay a few percent of lines) and the
-# share of the same lines multiplied by 2 that it catches. Round values near the knee.
+# Chosen on INDOT bids dated before 2025-06-01 only (the training period of the measurement
+# in ``measure_detection`` at that cutoff; nothing after it was looked at). Model scores:
+# lines of 2024-12-01 .. 2025-05-31 with a band from a model trained before 2024-12-01.
+# Peer, history and unbalanced-bid scores need no model: all lines before 2025-06-01. The
+# criterion was an alarm budget, not a detection target: real lines with a high-side
+# warning-or-worse should stay around 5-7% (a buyer reads every warning), taking the
+# kinds that catch most of the same lines multiplied by 2 within that budget. Peers carry
+# most of it; at equal alarm rates the model band and the item's history caught fewer.
 
 MODEL_HALF_WIDTH_FLOOR = 0.05
 """Log half-width below which a band is treated as this narrow (avoids dividing by ~0)."""
-MODEL_THRESHOLDS = Thresholds(info=1.0, warning=2.0, critical=3.0)
-"""info = outside the 80% band. Real lines beyond +2: about 2%, beyond +3: about 0.5%."""
+MODEL_THRESHOLDS = Thresholds(info=1.0, warning=2.5, critical=4.0)
+"""info = outside the 80% band (by design ~10% of real lines each side). Real lines
+beyond +2.5: 1.2%; beyond +4: 0.3% (the band is wide: median P90/P50 = 1.8 on INDOT)."""
 
 PEER_SCALE_FLOOR = 0.15
-"""Log scale floor: about the median robust spread of bids on one INDOT RFQ line (0.145),
-so three identical peers do not turn a 10% difference into a huge z."""
+"""Log scale floor, just under the median robust spread of the other bids on an INDOT
+line (0.18), so near-identical peers do not turn a 10% difference into a huge z."""
 MIN_PEERS = 2
 PEER_THRESHOLDS = Thresholds(info=2.0, warning=3.0, critical=5.0)
-"""With the floor, a warning needs >= 0.45 log (+57%) and a critical >= 0.75 (+112%)."""
+"""Real lines with peers beyond +2 / +3 / +5: 11.5% / 6.5% / 2.4% (about as many below):
+INDOT bids on one line differ a lot. With the floor, a warning needs at least +57% over
+the other bids' median and a critical at least +112%."""
 
 HISTORY_WINDOW = pd.Timedelta(days=365)
 HISTORY_SCALE_FLOOR = 0.15
 MIN_HISTORY = 5
-HISTORY_THRESHOLDS = Thresholds(info=2.0, warning=3.5, critical=5.0)
-"""An item's own past spans quantities, regions and years, so its z is noisier than the
-peers'; the warning sits higher to keep false alarms near the peers' rate."""
+HISTORY_THRESHOLDS = Thresholds(info=3.0, warning=5.0, critical=8.0)
+"""An item's past spans quantities, regions and years (median robust spread 0.48 log), so
+this z is the weakest; real lines beyond +3 / +5 / +8: 2.5% / 0.5% / 0.07%."""
 
-UNBALANCED_LOG_DEVIATION = 0.3
-"""A line counts as low (high) when its log price is this far below (above) the median of
-the other bids on the line: -26% / +35%."""
+UNBALANCED_LOG_DEVIATION = 0.4
+UNBALANCED_Z = 2.5
+"""A line counts as far low (high) when it is at least this far below (above) the median
+of the other bids on the line, both in log price (-33% / +49%) and in peer score."""
 UNBALANCED_MIN_LINES = 2
 """Lines needed on *each* side for any unbalanced-bid flag."""
-UNBALANCED_WARNING_LINES = 2
-UNBALANCED_CRITICAL_LINES = 3
-UNBALANCED_CRITICAL_DEVIATION = 0.5
-"""Critical: at least this many lines on each side, whose median deviation on each side
-is at least this far (-39% / +65%)."""
+UNBALANCED_LINE_RATE = 0.078
+"""Share of lines with at least two other bids that are far low (0.074) or far high
+(0.082) before 2025-06: the chance rate in the binomial evidence below."""
+UNBALANCED_THRESHOLDS = Thresholds(info=1.5, warning=2.0, critical=3.0)
+"""On the evidence -log10(P(>= n_low far-low lines) * P(>= n_high far-high lines)) for a
+bidder with n compared lines, each far low / far high with ``UNBALANCED_LINE_RATE``. Long
+RFQs show a few far lines each way by chance (42% of INDOT bidder-RFQs have 2+ lines
+beyond +-65% each way), so the bar rises with their length. Bidder-RFQs before 2025-06
+flagged info / warning / critical: 2.3% / 2.0% / 1.0%."""
 
 REQUIRED_COLUMNS = ("quote_date", "item_id", "supplier_id", "rfq_line_id", "unit_price")
 HORIZON_MONTHS = 6
@@ -119,6 +134,8 @@ def _check_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"{what} lacks columns: {', '.join(missing)}")
+    if what == "lines" and not frame.index.is_unique:
+        raise InvalidInputError("lines need a unique index (a band is aligned to it)")
 
 
 def _log(values: pd.Series) -> np.ndarray:
@@ -155,17 +172,23 @@ def _money(value: float, currency: str, unit: str) -> str:
 
 
 def _relative(log_ratio: float) -> str:
-    """A log ratio in a buyer's words: '42% above', '55% below', '2.3 times'."""
-    ratio = math.exp(log_ratio)
+    """A log ratio in a buyer's words: '42% above', '55% below', '2.3 times', '1/40 of'."""
+    ratio = round(math.exp(log_ratio), 6)  # exp(log 2) must read "2.0 times"
     if ratio >= 2:
-        return f"{ratio:.1f} times"
+        return f"{ratio:,.1f} times"
     if ratio >= 1:
         return f"{(ratio - 1) * 100:.0f}% above"
-    return f"{(1 - ratio) * 100:.0f}% below"
+    if ratio >= 0.1:
+        return f"{(1 - ratio) * 100:.0f}% below"
+    return f"1/{1 / ratio:,.0f} of"
+
+
+def _signed_pct(log_ratio: float) -> str:
+    return f"{math.expm1(log_ratio) * 100:+.0f}%"
 
 
 def _of(log_ratio: float) -> str:
-    """'42% above the' / '2.3 times the' (the article the phrase needs)."""
+    """'42% above the' / '2.3 times the' / '1/40 of the' (with the article the phrase needs)."""
     return _relative(log_ratio) + " the"
 
 
@@ -198,9 +221,10 @@ def _peer_stats(lines: pd.DataFrame, peer_log: np.ndarray) -> pd.DataFrame:
             group_log = peer_log[positions]
             group_sup = suppliers[positions]
             for j, pos in enumerate(positions):
-                others = group_log[group_sup != group_sup[j]]
-                if len(others) < MIN_PEERS:
-                    continue
+                other = group_sup != group_sup[j]
+                if len(np.unique(group_sup[other])) < MIN_PEERS:
+                    continue  # peers are other suppliers, not a second line of one
+                others = group_log[other]
                 count[pos] = len(others)
                 median[pos], scale[pos] = _robust(others, PEER_SCALE_FLOOR)
     return pd.DataFrame(
@@ -287,10 +311,18 @@ class _Unbalanced:
     reason: str
     low_amount: float
     high_amount: float
+    evidence: float
 
 
-def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> list[_Unbalanced]:
-    """Unbalanced bidders from each line's log deviation from its peers' median."""
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
+
+
+def _unbalanced(
+    lines: pd.DataFrame, deviation: np.ndarray, peer_score: np.ndarray
+) -> list[_Unbalanced]:
+    """Unbalanced bidders from each line's log deviation from, and score against, its peers."""
     if "rfq_id" not in lines.columns or lines.empty:
         return []
     ids = lines["line_id"] if "line_id" in lines.columns else pd.Series(lines.index)
@@ -304,6 +336,7 @@ def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> list[_Unbalanced]
             "rfq_id": lines["rfq_id"].to_numpy(),
             "supplier_id": lines["supplier_id"].to_numpy(),
             "dev": deviation,
+            "z": peer_score,
             "pos": np.arange(len(lines)),
             "line_id": ids.to_numpy(),
             "quantity": quantity,
@@ -311,41 +344,52 @@ def _unbalanced(lines: pd.DataFrame, deviation: np.ndarray) -> list[_Unbalanced]
             "currency": _text_column(lines, "currency").to_numpy(),
         }
     )
-    frame = frame[frame["rfq_id"].notna() & frame["supplier_id"].notna() & frame["dev"].notna()]
+    frame = frame[frame["rfq_id"].notna() & frame["supplier_id"].notna() & frame["z"].notna()]
+    far_low = (frame["dev"] <= -UNBALANCED_LOG_DEVIATION) & (frame["z"] <= -UNBALANCED_Z)
+    far_high = (frame["dev"] >= UNBALANCED_LOG_DEVIATION) & (frame["z"] >= UNBALANCED_Z)
+    frame = frame.assign(far_low=far_low, far_high=far_high)
+    counts = frame.groupby(["rfq_id", "supplier_id"], sort=False)[["far_low", "far_high"]].sum()
+    candidates = counts[counts.min(axis=1) >= UNBALANCED_MIN_LINES].index
+    if candidates.empty:
+        return []
+    keyed = frame.set_index(["rfq_id", "supplier_id"])
     found: list[_Unbalanced] = []
-    for (rfq, supplier), g in frame.groupby(["rfq_id", "supplier_id"], sort=False):
-        low = g[g["dev"] <= -UNBALANCED_LOG_DEVIATION]
-        high = g[g["dev"] >= UNBALANCED_LOG_DEVIATION]
-        sides = min(len(low), len(high))
-        if sides < UNBALANCED_MIN_LINES:
+    for rfq, supplier in candidates:
+        g = keyed.loc[[(rfq, supplier)]]
+        low, high = g[g["far_low"]], g[g["far_high"]]
+        n = len(g)
+        chance = _binomial_tail(len(low), n, UNBALANCED_LINE_RATE) * _binomial_tail(
+            len(high), n, UNBALANCED_LINE_RATE
+        )
+        evidence = -math.log10(max(chance, 1e-300))
+        severity = UNBALANCED_THRESHOLDS.severity(evidence)
+        if severity is None:
             continue
         low_dev = float(np.median(low["dev"]))
         high_dev = float(np.median(high["dev"]))
-        strong = min(-low_dev, high_dev) >= UNBALANCED_CRITICAL_DEVIATION
-        severity: Severity = "info"
-        if sides >= UNBALANCED_CRITICAL_LINES and strong:
-            severity = "critical"
-        elif sides >= UNBALANCED_WARNING_LINES:
-            severity = "warning"
         # Money moved: a high line's price minus the other bids' median is
         # price * (1 - exp(-dev)); a low line's shortfall is price * (exp(-dev) - 1).
         low_amount = float((low["quantity"] * low["price"] * np.expm1(-low["dev"])).sum())
         high_amount = float((high["quantity"] * high["price"] * -np.expm1(-high["dev"])).sum())
         currency = str(g["currency"].iloc[0])
         money = ""
-        if math.isfinite(low_amount) and math.isfinite(high_amount) and low_amount > 0:
+        if low_amount > 0 and high_amount > 0:
             money = (
                 f"; {currency} {low_amount:,.0f} under the others' medians on the low lines, "
                 f"{currency} {high_amount:,.0f} over them on the high lines"
             )
+        odds = 1 / max(chance, 1e-12)
         reason = (
-            f"This bidder is far below the other bids on {len(low)} lines of this RFQ "
-            f"(median {_relative(low_dev)}) and far above on {len(high)} others "
-            f"(median {_relative(high_dev)}){money}: the pattern of an unbalanced, "
-            "front-loaded bid. Check the quantities of the high lines before awarding."
+            f"This bidder is far below the other bids on {len(low)} of its {n} compared "
+            f"lines on this RFQ (typically {_signed_pct(low_dev)}) and far above on "
+            f"{len(high)} (typically {_signed_pct(high_dev)}){money}. Chance alone gives "
+            f"that about once in {odds:,.0f} bids: the pattern of an unbalanced "
+            "(front-loaded) bid. Check the quantities of the high lines before awarding."
         )
         found.append(
-            _Unbalanced(rfq, supplier, low, high, severity, reason, low_amount, high_amount)
+            _Unbalanced(
+                rfq, supplier, low, high, severity, reason, low_amount, high_amount, evidence
+            )
         )
     return found
 
@@ -364,6 +408,7 @@ def unbalanced_bids(lines: pd.DataFrame) -> pd.DataFrame:
     _check_columns(lines, (*REQUIRED_COLUMNS, "rfq_id"), "lines")
     own = _log(lines["unit_price"])
     peers = _peer_stats(lines, own)
+    deviation = own - peers["peer_log_median"].to_numpy()
     rows = [
         {
             "rfq_id": u.rfq_id,
@@ -376,10 +421,11 @@ def unbalanced_bids(lines: pd.DataFrame) -> pd.DataFrame:
             "high_deviation_pct": round(float(np.expm1(np.median(u.high["dev"]))) * 100, 1),
             "low_amount": u.low_amount,
             "high_amount": u.high_amount,
+            "evidence": round(u.evidence, 2),
             "severity": u.severity,
             "reason": u.reason,
         }
-        for u in _unbalanced(lines, own - peers["peer_log_median"].to_numpy())
+        for u in _unbalanced(lines, deviation, deviation / peers["peer_log_scale"].to_numpy())
     ]
     columns = [
         "rfq_id",
@@ -392,6 +438,7 @@ def unbalanced_bids(lines: pd.DataFrame) -> pd.DataFrame:
         "high_deviation_pct",
         "low_amount",
         "high_amount",
+        "evidence",
         "severity",
         "reason",
     ]
@@ -455,8 +502,11 @@ def _distance_flag(
 
 def _model_scores(own: np.ndarray, band: pd.DataFrame) -> np.ndarray:
     l10, l50, l90 = _log(band["p10"]), _log(band["p50"]), _log(band["p90"])
-    up = np.maximum(l90 - l50, MODEL_HALF_WIDTH_FLOOR)
-    down = np.maximum(l50 - l10, MODEL_HALF_WIDTH_FLOOR)
+    # A side may not be narrower than half the mean half-width: where the quantile models
+    # cross, the model clamps P10 (or P90) onto the P50 and that side collapses.
+    least = np.maximum((l90 - l10) / 4, MODEL_HALF_WIDTH_FLOOR)
+    up = np.maximum(l90 - l50, least)
+    down = np.maximum(l50 - l10, least)
     dist = own - l50
     with np.errstate(invalid="ignore"):
         scores: np.ndarray = np.where(dist >= 0, dist / up, dist / down)
@@ -520,7 +570,7 @@ def _score(
         flags.append([f for f in found if f is not None])
 
     deviation = own - peers["peer_log_median"].to_numpy()
-    for bidder in _unbalanced(lines, deviation):
+    for bidder in _unbalanced(lines, deviation, peer):
         for side, part in (("low", bidder.low), ("high", bidder.high)):
             for pos in part["pos"].tolist():
                 flags[pos].append(
@@ -529,7 +579,7 @@ def _score(
                         bidder.severity,
                         side,
                         bidder.reason,
-                        float(deviation[pos]),
+                        bidder.evidence,
                     )
                 )
     for row_flags in flags:
@@ -545,7 +595,9 @@ def _score(
             "history_count": hist_n,
             "history_median": hist_med,
             "flags": pd.Series(flags, index=lines.index, dtype=object),
-            "severity": [f[0]["severity"] if f else None for f in flags],
+            "severity": pd.Series(
+                [f[0]["severity"] if f else None for f in flags], index=lines.index, dtype=object
+            ),
         },
         index=lines.index,
     )
@@ -596,11 +648,12 @@ def measure_detection(
     index_obs: pd.DataFrame,
     links: dict[str, str],
     *,
-    cutoff: Any,
+    cutoff: dt.date | str,
     sizes: tuple[float, ...] = (1.3, 1.5, 2.0),
     share: float = 0.1,
     seed: int = 0,
     horizon_months: int = HORIZON_MONTHS,
+    rounds: int = ROUNDS,
 ) -> dict[str, Any]:
     """Measure how well scoring finds overpriced lines injected into real held-out bids.
 
@@ -610,11 +663,14 @@ def measure_detection(
     turn; every line of the slice is then scored with the band and the history score drawn
     from training lines only, and each injected line's peers are the *original* other bids.
     A line is "detected" when it carries a warning-or-worse flag on the high side.
+    ``rounds`` is passed to the price model (fewer only to keep tests fast).
 
     Per size: ``injected``, ``flagged`` (lines of the slice detected), ``true_positives``,
-    ``precision``, ``recall``, ``recall_by_kind``, and ``untouched_flag_rate`` (detected
-    untouched lines over untouched lines). ``base_false_positive_rate`` is the share of the
-    slice detected with nothing injected.
+    ``precision``, ``recall``, ``recall_by_kind``, ``recall_with_peers`` (over injected
+    lines that have a peer score) and ``untouched_flag_rate`` (detected untouched lines over
+    untouched lines; it moves a little with the size because an injected line can make its
+    bidder look unbalanced). ``base_false_positive_rate`` is the share of the slice detected
+    with nothing injected.
 
     Real bid data already contains genuine anomalies (typos, unbalanced and front-loaded
     bids, mispriced items): an untouched line that is flagged is counted as a false
@@ -632,7 +688,7 @@ def measure_detection(
         raise InvalidInputError("share must be between 0 and 1")
 
     started = time.perf_counter()
-    model = train_price_model(train, index_obs, links)
+    model = train_price_model(train, index_obs, links, rounds=rounds)
     trained_at = time.perf_counter()
     # A line's band depends on its features and the history, never on its own price, so
     # one band serves every injected variant.
@@ -641,6 +697,7 @@ def measure_detection(
 
     base = _score(test, train, band, original)
     base_alarm = np.array([_is_high_alarm(f) for f in base["flags"]])
+    has_peers = base["peer_score"].notna().to_numpy()
 
     rng = np.random.default_rng(seed)
     n_inject = max(1, round(share * len(test)))
@@ -668,6 +725,7 @@ def measure_detection(
                 "precision": tp / int(alarm.sum()) if alarm.any() else float("nan"),
                 "recall": tp / int(injected.sum()),
                 "recall_by_kind": {k: v / int(injected.sum()) for k, v in sorted(kinds.items())},
+                "recall_with_peers": float(alarm[injected & has_peers].mean()),
                 "untouched_flag_rate": float(alarm[~injected].mean()),
             }
         )

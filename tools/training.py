@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError, NotFoundError, UnitConversionError
+from ml.anomaly import measure_detection
 from ml.forecasting import evaluate_forecasts, fit_forecaster
 from ml.price.evaluate import evaluate_price
 from ml.price.model import ARTIFACT_FORMAT, PriceModel, train_price_model
@@ -271,3 +272,19 @@ def evaluate_should_cost(
         "params": result.params,
         "at_bounds": list(result.at_bounds),
     }
+
+
+def evaluate_anomaly_detection(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    cutoff: dt.date,
+    sizes: tuple[float, ...] = (1.3, 1.5, 2.0),
+    share: float = 0.1,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Inject known overpricing into held-out quotes and measure precision and recall."""
+    frame, index_obs, links = _price_inputs(session, org_id)
+    return measure_detection(
+        frame, index_obs, links, cutoff=cutoff, sizes=sizes, share=share, seed=seed
+    )

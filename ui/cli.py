@@ -422,6 +422,52 @@ def evaluate_should_cost_command(
         )
 
 
+@evaluate_app.command("anomalies")
+def evaluate_anomalies_command(
+    cutoff: Annotated[str, typer.Option(help="Train strictly before; score the 6 months after.")],
+    org: OrgOption = None,
+    size: Annotated[
+        list[float] | None, typer.Option("--size", help="Injected price multiple (repeatable).")
+    ] = None,
+    share: Annotated[float, typer.Option(min=0.01, max=0.5, help="Share of lines injected.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Random seed for the injected lines.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Inject known overpricing into held-out quotes; report precision and recall per size."""
+    import datetime as dt
+
+    from tools import training
+
+    try:
+        cut = dt.date.fromisoformat(cutoff)
+    except ValueError:
+        raise typer.BadParameter("must be a date like 2025-06-01", param_hint="--cutoff") from None
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        result = training.evaluate_anomaly_detection(
+            session=session,
+            org_id=org_id,
+            cutoff=cut,
+            sizes=tuple(size or (1.3, 1.5, 2.0)),
+            share=share,
+            seed=seed,
+        )
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    out.print(
+        f"{result['slice']['lines']:,} held-out lines {result['slice']['from']} to "
+        f"{result['slice']['until']}; untouched lines flagged: "
+        f"{result['base_false_positive_rate']:.1%}"
+    )
+    for row in result["sizes"]:
+        out.print(
+            f"  x{row['size']:g}: injected {row['injected']:,}, flagged {row['flagged']:,}, "
+            f"precision {row['precision']:.2f}, recall {row['recall']:.2f}"
+        )
+
+
 @models_app.command("list")
 def models_list(org: OrgOption = None) -> None:
     """List registered model versions."""
