@@ -37,7 +37,6 @@ Training is timed too: once on all training lines, and once on exactly 30,000 li
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -47,28 +46,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evals.datasets.indot import SAMPLE, indot_history, indot_index, indot_links
 from ml.price.model import PriceModel, train_price_model
-from store.suppliers import supplier_key
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
-BIDS = "indot_bidtabs_2022-08_2026-05.csv.gz"
-INDEX_FILES = (
-    "fred_ppi_construction_inputs_1947-01_2023-11.csv.gz",
-    "wb_pinksheet_construction_subset_1960-01_2024-11.csv.gz",
-)
 CUTOFF = pd.Timestamp("2025-06-01")
 DEFAULT_ROWS = 1_000_000
 DEFAULT_REPEAT = 3
 TRAIN_30K = 30_000
-# The INDOT units as the importer's unit catalogue names them (as tests/ml/indot.py).
-UNITS = {"S.Y.": "yd2", "SYS": "yd2", "C.Y.": "yd3", "TON": "ton", "LBS": "lb"}
 
 
 def log(message: str) -> None:
@@ -77,55 +66,6 @@ def log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- data
-
-
-def load_history(sample: Path) -> pd.DataFrame:
-    """Return all INDOT bid lines shaped like ``store.history.quote_history``."""
-    # Same shaping as tests/ml/indot.py (a bench does not import from tests/).
-    bids = pd.read_csv(sample / BIDS, dtype={"Pay Item": str})
-    with (sample / "indot_items.csv").open() as fh:
-        categories = {r["item"]: r["category"] for r in csv.DictReader(fh)}
-    unit = bids["Unit"].map(UNITS)
-    line = bids["ProjectID"] + "|" + bids["Pay Item"] + "|" + bids["Quantity"].astype(str)
-    return pd.DataFrame(
-        {
-            "line_id": np.arange(len(bids), dtype=np.int64),
-            "quote_date": pd.to_datetime(bids["Bid Date"]),
-            "item_id": pd.factorize(bids["Pay Item"])[0],
-            "item_code": bids["Pay Item"],
-            "category": bids["Pay Item"].map(categories).fillna(""),
-            "item_unit": unit,
-            "item_attributes": [{} for _ in range(len(bids))],
-            "supplier_id": pd.factorize(bids["Bidder Name"].map(supplier_key))[0],
-            "rfq_id": pd.Series(pd.factorize(bids["ProjectID"])[0]).astype("Int64"),
-            "rfq_line_id": pd.Series(pd.factorize(line)[0]).astype("Int64"),
-            "quantity": bids["Quantity"].astype(float),
-            "unit": unit,
-            "unit_price": bids["Unit Price"].astype(float),
-            "currency": "USD",
-            "line_attributes": [
-                {"region": str(r), "bid_rank": int(p)}
-                for r, p in zip(bids["Region"], bids["Pos"], strict=True)
-            ],
-        }
-    )
-
-
-def load_index(sample: Path) -> pd.DataFrame:
-    """Return the FRED and World Bank series as ``code, obs_date, value``."""
-    frames = []
-    for name in INDEX_FILES:
-        wide = pd.read_csv(sample / name)
-        long = wide.melt(id_vars="date", var_name="code", value_name="value").dropna()
-        long["obs_date"] = pd.to_datetime(long["date"])
-        frames.append(long[["code", "obs_date", "value"]])
-    return pd.concat(frames, ignore_index=True)
-
-
-def load_links(sample: Path) -> dict[str, str]:
-    """Return the shipped category -> index series links."""
-    with (sample / "category_index_links.csv").open() as fh:
-        return {r["category"]: r["series"] for r in csv.DictReader(fh)}
 
 
 def replicate(lines: pd.DataFrame, rows: int) -> tuple[pd.DataFrame, int]:
@@ -314,7 +254,6 @@ def _score(
 
 def run(
     rows: int,
-    sample: Path,
     *,
     chunk: int = 0,
     repeat: int = 1,
@@ -322,10 +261,10 @@ def run(
 ) -> Report:
     """Train, then time the project path and LightGBM alone on the same matrix, alternately."""
     load_start = os.getloadavg()[0]
-    progress(f"loading the INDOT sample from {sample}")
-    history = load_history(sample)
-    index_obs = load_index(sample)
-    links = load_links(sample)
+    progress(f"loading the INDOT sample from {SAMPLE}")
+    history = indot_history()
+    index_obs = indot_index()
+    links = indot_links()
     training = history[history["quote_date"] < CUTOFF]
     held_out = history[history["quote_date"] >= CUTOFF]
 
@@ -443,11 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         help="alternate project and LightGBM runs this many times; report the best of each",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--sample", type=Path, default=SAMPLE, help="the data/sample folder")
     args = parser.parse_args(argv)
     if args.rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be positive")
-    report = run(args.rows, args.sample, chunk=args.chunk, repeat=args.repeat)
+    report = run(args.rows, chunk=args.chunk, repeat=args.repeat)
     human = report.lines()
     if args.json:
         print("\n".join(human), file=sys.stderr)

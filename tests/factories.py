@@ -281,9 +281,7 @@ def index_series(session: Session, org_id: uuid.UUID, **overrides: Any) -> Index
     return _add(session, row, overrides)
 
 
-def category_index_link(
-    session: Session, org_id: uuid.UUID, **overrides: Any
-) -> CategoryIndexLink:
+def category_index_link(session: Session, org_id: uuid.UUID, **overrides: Any) -> CategoryIndexLink:
     """Link an item category to an index series."""
     row = CategoryIndexLink(org_id=org_id, category=_tag("cat"), series_code="WPU101704")
     return _add(session, row, overrides)

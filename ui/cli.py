@@ -6,6 +6,7 @@ the traceback instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import uuid
@@ -61,6 +62,13 @@ def _root(
 
 def _database() -> Database:
     return Database(get_settings())
+
+
+def _parse_date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("must be a date like 2025-06-01", param_hint=option) from None
 
 
 def _org_id(db: Database, name: str | None) -> tuple[uuid.UUID, str]:
@@ -293,18 +301,13 @@ def evaluate_price_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Cross-validate the quote-price model against two baselines."""
-    import datetime as dt
-
     from tools import training
 
     if group not in ("item", "supplier", "rfq"):
         raise typer.BadParameter("must be item, supplier or rfq", param_hint="--group")
     if split not in ("group", "time"):
         raise typer.BadParameter("must be group or time", param_hint="--split")
-    try:
-        cut = dt.date.fromisoformat(cutoff) if cutoff else None
-    except ValueError:
-        raise typer.BadParameter("must be a date like 2025-06-01", param_hint="--cutoff") from None
+    cut = _parse_date(cutoff, "--cutoff") if cutoff else None
     db = _database()
     org_id, _ = _org_id(db, org)
     with db.session_scope(org_id) as session:
@@ -434,14 +437,9 @@ def evaluate_anomalies_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Inject known overpricing into held-out quotes; report precision and recall per size."""
-    import datetime as dt
-
     from tools import training
 
-    try:
-        cut = dt.date.fromisoformat(cutoff)
-    except ValueError:
-        raise typer.BadParameter("must be a date like 2025-06-01", param_hint="--cutoff") from None
+    cut = _parse_date(cutoff, "--cutoff")
     db = _database()
     org_id, _ = _org_id(db, org)
     with db.session_scope(org_id) as session:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import InvalidInputError
+from evals.datasets.indot import indot_history, indot_index, indot_links
 from ml.anomaly import (
     HISTORY_THRESHOLDS,
     PEER_THRESHOLDS,
@@ -18,7 +19,6 @@ from ml.anomaly import (
     score_quotes,
     unbalanced_bids,
 )
-from tests.ml.indot import indot_history, indot_index, indot_links
 
 DAY = "2024-05-01"
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from core.errors import InvalidInputError
+from evals.datasets.indot import indot_history, indot_index, indot_links
 from ml.price.features import MAX_LEVELS, build_matrix, fit_spec
 from ml.price.model import PriceModel, train_price_model
-from tests.ml.indot import indot_history, indot_index, indot_links
 
 
 def _line(

@@ -138,8 +138,9 @@ def test_demo_loads_trains_and_the_model_commands_work(cli):
 
     # Honest evaluation: the model must beat both baselines measured in the same run.
     result = json.loads(
-        cli("evaluate", "price", "--org", org, "--split", "time", "--cutoff", "2025-06-01",
-            "--json").stdout
+        cli(
+            "evaluate", "price", "--org", org, "--split", "time", "--cutoff", "2025-06-01", "--json"
+        ).stdout
     )
     assert {"rows", "folds", "group", "rmsle", "mape_median", "coverage_80"} <= set(result)
     assert result["rows"] == 81_239
@@ -148,8 +149,19 @@ def test_demo_loads_trains_and_the_model_commands_work(cli):
     assert 0.7 < result["coverage_80"] < 0.9
 
     forecast = json.loads(
-        cli("evaluate", "forecast", "--org", org, "--series", "WPU1333", "--horizon", "3",
-            "--origins", "4", "--json").stdout
+        cli(
+            "evaluate",
+            "forecast",
+            "--org",
+            org,
+            "--series",
+            "WPU1333",
+            "--horizon",
+            "3",
+            "--origins",
+            "4",
+            "--json",
+        ).stdout
     )
     assert {row["model"] for row in forecast} == {"random_walk", "seasonal_naive", "ets", "prophet"}
     assert sum(row["chosen"] for row in forecast) == 1

@@ -1,14 +1,21 @@
-"""The real INDOT sample as a quote-history frame, without a database (for ml tests)."""
+"""The real INDOT sample as modelling frames, without a database.
+
+For evaluations, benchmarks and tests of ``ml``: the same shapes as
+``store.history.quote_history`` / ``index_observations`` / ``category_links``, read
+straight from ``data/sample`` (units spelled as the importer's catalogue names them).
+"""
 
 from __future__ import annotations
 
 import csv
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 
 from store.suppliers import supplier_key
-from tests.conftest import SAMPLE
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 UNITS = {"S.Y.": "yd2", "SYS": "yd2", "C.Y.": "yd3", "TON": "ton", "LBS": "lb"}
 

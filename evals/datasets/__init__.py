@@ -1,0 +1,1 @@
+"""Versioned datasets that evaluations, benchmarks and tests share."""
