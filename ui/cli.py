@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from core.errors import ImportFileError, PricingAgentError
 from core.logging import configure_logging
@@ -62,6 +63,15 @@ def _root(
 
 def _database() -> Database:
     return Database(get_settings())
+
+
+@contextmanager
+def _tenant(org: str | None) -> Iterator[tuple[Session, uuid.UUID]]:
+    """A service session of the named organisation (default from settings); commits at the end."""
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    with db.session_scope(org_id) as session:
+        yield session, org_id
 
 
 def _parse_date(value: str, option: str) -> dt.date:
@@ -308,9 +318,7 @@ def evaluate_price_command(
     if split not in ("group", "time"):
         raise typer.BadParameter("must be group or time", param_hint="--split")
     cut = _parse_date(cutoff, "--cutoff") if cutoff else None
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         result = training.evaluate_price_model(
             session=session,
             org_id=org_id,
@@ -357,9 +365,7 @@ def evaluate_forecast_command(
     """Backtest the forecasting models per series: MASE, sMAPE, 80% interval coverage."""
     from tools import training
 
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         rows = training.evaluate_forecast_models(
             session=session,
             org_id=org_id,
@@ -403,9 +409,7 @@ def evaluate_should_cost_command(
     """Calibrate a category's should-cost template on past quotes; report held-out error."""
     from tools import training
 
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         result = training.evaluate_should_cost(
             session=session, org_id=org_id, category=category, items=item
         )
@@ -440,9 +444,7 @@ def evaluate_anomalies_command(
     from tools import training
 
     cut = _parse_date(cutoff, "--cutoff")
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         result = training.evaluate_anomaly_detection(
             session=session,
             org_id=org_id,
@@ -471,9 +473,7 @@ def models_list(org: OrgOption = None) -> None:
     """List registered model versions."""
     from store import registry
 
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         for row in registry.versions(session=session, org_id=org_id):
             out.print(
                 f"{row.kind:<9} v{row.version:<3} {row.status:<9} {row.created_at:%Y-%m-%d %H:%M}"
@@ -491,9 +491,7 @@ def models_promote(
     """Make a registered version the active one."""
     from store import registry
 
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         registry.promote(session=session, org_id=org_id, kind=kind, version=version, actor="cli")
     out.print(f"{kind} model v{version} is active")
 
@@ -505,9 +503,7 @@ def models_rollback(
     """Re-activate the version that was active before the current one."""
     from store import registry
 
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         row = registry.rollback(session=session, org_id=org_id, kind=kind, actor="cli")
         version = row.version
     out.print(f"{kind} model v{version} is active again")
@@ -523,9 +519,7 @@ def index_link(
     """Link an item category to the market index that moves its price."""
     from store import history
 
-    db = _database()
-    org_id, _ = _org_id(db, org)
-    with db.session_scope(org_id) as session:
+    with _tenant(org) as (session, org_id):
         history.set_category_link(
             session=session, org_id=org_id, category=category, series_code=series, note=note
         )
