@@ -1,0 +1,61 @@
+"""What every capability shares: the run context, money in API form, and evidence.
+
+A tool is a typed function ``tool(ctx, args) -> result`` with pydantic input and output
+models. ``ctx`` carries the organisation's session (row-level security applies), the
+date the question is asked "as of", and who is asking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from core.money import Price
+
+
+@dataclass
+class ToolContext:
+    """The organisation-scoped world a tool runs in."""
+
+    session: Session
+    org_id: uuid.UUID
+    as_of: dt.date = field(default_factory=dt.date.today)
+    actor: str = "agent"
+
+
+class Money(BaseModel):
+    """A unit price: ``amount`` of ``currency`` per one ``unit`` (Decimal, never float)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = Field(description="Price per one unit, exact decimal.")
+    currency: str = Field(description="ISO 4217 code.", examples=["USD"])
+    unit: str = Field(description="Unit of measure code.", examples=["lb"])
+
+    @classmethod
+    def of(cls, price: Price) -> Money:
+        """From the domain's Price."""
+        return cls(amount=price.amount, currency=price.currency, unit=price.unit)
+
+    @classmethod
+    def from_float(cls, value: float, *, currency: str, unit: str, places: int = 4) -> Money:
+        """Round a model's float output to a Decimal money amount."""
+        quantum = Decimal(1).scaleb(-places)
+        amount = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_EVEN)
+        return cls(amount=amount, currency=currency, unit=unit)
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.amount:,.2f}/{self.unit}"
+
+
+class Evidence(BaseModel):
+    """What a number rests on: quotes, index values, a model version."""
+
+    kind: str = Field(description="quotes | purchase_orders | index | model | template")
+    detail: str
+    ids: list[int] = Field(default_factory=list, description="Row ids in the store.")
