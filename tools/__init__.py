@@ -8,8 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tools.forecast_price import ForecastPriceInput, ForecastPriceOutput, forecast_price
 from tools.predict_price import PredictPriceInput, PredictPriceOutput, predict_price
 from tools.price_history import PriceHistoryInput, PriceHistoryOutput, price_history
+from tools.should_cost import ShouldCostInput, ShouldCostOutput, should_cost
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ TOOLS: dict[str, ToolSpec] = {
     for spec in (
         ToolSpec("price_history", price_history, PriceHistoryInput, PriceHistoryOutput),
         ToolSpec("predict_price", predict_price, PredictPriceInput, PredictPriceOutput),
+        ToolSpec("should_cost", should_cost, ShouldCostInput, ShouldCostOutput),
+        ToolSpec("forecast_price", forecast_price, ForecastPriceInput, ForecastPriceOutput),
     )
 }
 """Every capability by name (more arrive with the rest of the agent issue)."""

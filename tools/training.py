@@ -210,6 +210,48 @@ def template_name(category: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", category.strip().lower()).strip("_")
 
 
+def category_quotes(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    category: str,
+    unit: str,
+    items: list[str] | None = None,
+    until: dt.date | None = None,
+) -> tuple[pd.DataFrame, list[str], int]:
+    """A category's quotes re-expressed in ``unit`` (those that convert).
+
+    Returns the quotes (quote_date, quantity, unit_price), the item codes used, and how
+    many quotes were left out because their unit does not convert.
+    """
+    frame = history.quote_history(session=session, org_id=org_id, until=until)
+    chosen = frame[frame["category"] == category]
+    if items:
+        chosen = chosen[chosen["item_code"].isin(items)]
+    if chosen.empty:
+        raise InvalidInputError(
+            f"no quotes of category {category!r}" + (f" items {items}" if items else "")
+        )
+    catalog = UnitCatalog.load(session)
+    factors: dict[str, float | None] = {}
+    for line_unit in chosen["unit"].unique():
+        try:
+            factors[line_unit] = float(catalog.factor(line_unit, unit))
+        except UnitConversionError:
+            factors[line_unit] = None
+    factor = chosen["unit"].map(factors)
+    usable = chosen[factor.notna()]
+    per = factor[factor.notna()].astype(float)
+    quotes = pd.DataFrame(
+        {
+            "quote_date": usable["quote_date"],
+            "quantity": usable["quantity"] * per,
+            "unit_price": usable["unit_price"] / per,
+        }
+    )
+    return quotes, sorted(usable["item_code"].unique()), int(len(chosen) - len(usable))
+
+
 def evaluate_should_cost(
     *,
     session: Session,
@@ -223,30 +265,8 @@ def evaluate_should_cost(
     template's; reports uncalibrated and calibrated error on the later 20% of quotes.
     """
     template = shipped_template(template_name(category))
-    frame = history.quote_history(session=session, org_id=org_id)
-    chosen = frame[frame["category"] == category]
-    if items:
-        chosen = chosen[chosen["item_code"].isin(items)]
-    if chosen.empty:
-        raise InvalidInputError(
-            f"no quotes of category {category!r}" + (f" items {items}" if items else "")
-        )
-    catalog = UnitCatalog.load(session)
-    factors: dict[str, float | None] = {}
-    for unit in chosen["unit"].unique():
-        try:
-            factors[unit] = float(catalog.factor(unit, template.unit))
-        except UnitConversionError:
-            factors[unit] = None
-    factor = chosen["unit"].map(factors)
-    usable = chosen[factor.notna()]
-    per = factor[factor.notna()].astype(float)
-    quotes = pd.DataFrame(
-        {
-            "quote_date": usable["quote_date"],
-            "quantity": usable["quantity"] * per,
-            "unit_price": usable["unit_price"] / per,
-        }
+    quotes, usable_items, excluded = category_quotes(
+        session=session, org_id=org_id, category=category, unit=template.unit, items=items
     )
     codes = sorted({m.index for m in template.material if m.index})
     index_obs = history.index_observations(session=session, org_id=org_id, codes=codes or None)
@@ -255,9 +275,9 @@ def evaluate_should_cost(
         "category": category,
         "template": template_name(category),
         "unit": template.unit,
-        "items": sorted(usable["item_code"].unique()),
+        "items": usable_items,
         "quotes": len(quotes),
-        "excluded_other_units": int(len(chosen) - len(usable)),
+        "excluded_other_units": excluded,
         "cutoff": str(result.cutoff),
         "train": result.n_train,
         "test": result.n_test,
