@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tools.detect_anomalies import DetectAnomaliesInput, DetectAnomaliesOutput, detect_anomalies
 from tools.forecast_price import ForecastPriceInput, ForecastPriceOutput, forecast_price
 from tools.predict_price import PredictPriceInput, PredictPriceOutput, predict_price
 from tools.price_history import PriceHistoryInput, PriceHistoryOutput, price_history
@@ -36,6 +37,7 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("predict_price", predict_price, PredictPriceInput, PredictPriceOutput),
         ToolSpec("should_cost", should_cost, ShouldCostInput, ShouldCostOutput),
         ToolSpec("forecast_price", forecast_price, ForecastPriceInput, ForecastPriceOutput),
+        ToolSpec("detect_anomalies", detect_anomalies, DetectAnomaliesInput, DetectAnomaliesOutput),
     )
 }
 """Every capability by name (more arrive with the rest of the agent issue)."""
