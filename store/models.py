@@ -612,7 +612,8 @@ class ModelVersion(Base):
     params: Mapped[dict[str, Any]] = _attrs()
     metrics: Mapped[dict[str, Any]] = _attrs()
     artifact_format: Mapped[str] = mapped_column(String(32))
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: listing versions must not pull every multi-megabyte artifact.
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_by: Mapped[str | None] = mapped_column(Text)
 
 

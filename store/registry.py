@@ -99,7 +99,7 @@ def get(*, session: Session, org_id: uuid.UUID, kind: str, version: int) -> Mode
 
 
 def versions(*, session: Session, org_id: uuid.UUID, kind: str | None = None) -> list[ModelVersion]:
-    """All versions, newest first (artifacts are loaded lazily by the ORM on access)."""
+    """All versions, newest first (the artifact column is deferred: loaded on access)."""
     query = select(ModelVersion).where(ModelVersion.org_id == org_id)
     if kind:
         query = query.where(ModelVersion.kind == kind)

@@ -67,6 +67,9 @@ def predict_price(ctx: ToolContext, args: PredictPriceInput) -> PredictPriceOutp
     when = args.date or ctx.as_of
     model, version = load_price_model(session=ctx.session, org_id=ctx.org_id)
     reference = history.quote_history(session=ctx.session, org_id=ctx.org_id, until=when)
+    if reference.empty:
+        raise InvalidInputError("no quote history to price against")
+    prior = int((reference["item_id"] == item.id).sum())
     currencies = reference.loc[reference["item_id"] == item.id, "currency"]
     model_currency = str(currencies.mode().iloc[0]) if len(currencies) else "USD"
     target = pd.DataFrame(
@@ -104,9 +107,6 @@ def predict_price(ctx: ToolContext, args: PredictPriceInput) -> PredictPriceOutp
         )
         return Money.from_float(float(price.amount), currency=price.currency, unit=price.unit)
 
-    prior = int((reference["item_id"] == item.id).sum())
-    if prior == 0 and not len(reference):
-        raise InvalidInputError("no quote history to price against")
     return PredictPriceOutput(
         item_code=item.code,
         item_name=item.name,
