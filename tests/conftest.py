@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.settings import Settings, load_settings
 from store import migrate, orgs
 from store.db import Database, TenantSession
+
+AS_OF = dt.date(2026, 6, 1)
+"""The as-of date of questions about the sample (its bids end in May 2026)."""
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -73,3 +78,16 @@ def session(database: Database, org_id: uuid.UUID) -> Iterator[Session]:
 def count(session: Session, table: str) -> int:
     """Rows of ``table`` visible to the session."""
     return int(session.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+@pytest.fixture(scope="session")
+def sample_org(database: Database) -> uuid.UUID:
+    """An organisation with the INDOT sample, index series, links and an active price model."""
+    org_id = make_org(database, "sample")
+    from tools.training import train_price
+    from ui.demo import load_sample_data
+
+    load_sample_data(database, org_id, Console(quiet=True))
+    with database.session_scope(org_id) as session:
+        train_price(session=session, org_id=org_id, actor="test")
+    return org_id

@@ -1,32 +1,16 @@
-"""A committed organisation holding the real sample data and a trained price model."""
+"""The tool context: the sample organisation (see tests/conftest.py), rolled back per test."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from rich.console import Console
 from sqlalchemy.orm import Session
 
 from store.db import Database
-from tests.conftest import make_org
+from tests.conftest import AS_OF
 from tools.base import ToolContext
-from tools.training import train_price
-from ui.demo import load_sample_data
-
-AS_OF = dt.date(2026, 6, 1)
-
-
-@pytest.fixture(scope="session")
-def sample_org(database: Database) -> uuid.UUID:
-    """An organisation with the INDOT sample, index series, links and an active price model."""
-    org_id = make_org(database, "sample")
-    load_sample_data(database, org_id, Console(quiet=True))
-    with database.session_scope(org_id) as session:
-        train_price(session=session, org_id=org_id, actor="test")
-    return org_id
 
 
 @pytest.fixture
