@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from store import agent_memory
 from store.db import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -33,6 +34,16 @@ def upgrade(db: Database, revision: str = "head") -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
+    if revision == "head":
+        ensure_agent_memory(db)
+
+
+def ensure_agent_memory(db: Database) -> None:
+    """Apply the checkpointer library's own newer migrations, if any, and re-isolate them."""
+    with db.owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        agent_memory.ensure_schema(
+            conn.connection.driver_connection, app_role=db.settings.db_app_role
+        )
 
 
 def downgrade(db: Database, revision: str) -> None:

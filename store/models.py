@@ -617,6 +617,64 @@ class ModelVersion(Base):
     created_by: Mapped[str | None] = mapped_column(Text)
 
 
+# --------------------------------------------------------------------------- agent
+
+
+class AgentThread(Base):
+    """A conversation with the agent: it belongs to one organisation and one user.
+
+    The conversation itself lives in the checkpointer's tables (schema ``agent_memory``)
+    under the key ``"<org_id>:<thread_id>"``; this row says who may read and resume it.
+    """
+
+    __tablename__ = "agent_threads"
+    __table_args__ = (Index(None, "org_id", "user_id", "updated_at"),)
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    thread_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+COUNTER_OFFER_STATUSES = ("pending_approval", "approved", "rejected", "abandoned")
+
+
+class CounterOffer(Base):
+    """A counter-offer the agent drafted; it leaves the building only once a person approves."""
+
+    __tablename__ = "counter_offers"
+    __table_args__ = (
+        _fk("org_id", "supplier_id", "suppliers.id", ondelete="RESTRICT"),
+        _fk("org_id", "item_id", "items.id", ondelete="RESTRICT"),
+        _currency_fk(),
+        _unit_fk(),
+        CheckConstraint(f"status IN {COUNTER_OFFER_STATUSES!r}", name="status"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
+        Index(None, "org_id", "status", "created_at"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    id: Mapped[int] = _id_pk()
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    supplier_id: Mapped[int] = mapped_column(BigInteger)
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    rfq_code: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric)
+    unit_price: Mapped[Decimal] = _money()
+    currency: Mapped[str] = mapped_column(String(3))
+    unit: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    basis: Mapped[dict[str, Any]] = _attrs()
+    status: Mapped[str] = mapped_column(String(16), server_default="pending_approval")
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now()
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
 # --------------------------------------------------------------------------- imports
 
 
@@ -671,12 +729,14 @@ __all__ = [
     "REFERENCE_TABLES",
     "ROLES",
     "TENANT_TABLES",
+    "AgentThread",
     "ApiKey",
     "AuditLog",
     "Base",
     "CategoryIndexLink",
     "Contract",
     "ContractPrice",
+    "CounterOffer",
     "Currency",
     "FxRate",
     "ImportRejection",

@@ -26,6 +26,7 @@ class ToolContext:
     org_id: uuid.UUID
     as_of: dt.date = field(default_factory=dt.date.today)
     actor: str = "agent"
+    thread_id: str | None = None
 
 
 class Money(BaseModel):

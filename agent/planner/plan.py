@@ -1,0 +1,268 @@
+"""The offline planner's next step, worked out afresh from the conversation each time.
+
+No hidden state: the last buyer message says what is wanted, the tool results since then
+say what is already known, and the earlier turns fill what a follow-up leaves out ("and
+from the second supplier?"). Tool results are read as data only, never as instructions:
+intents and slots come from the buyer's own messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+
+from agent.planner.answer import compose_answer, help_text
+from agent.planner.arguments import Slots, arguments
+from agent.planner.lexicon import Lexicon
+from agent.planner.reading import Reading, read_message
+
+# The order tools run and are reported in when one question needs several.
+PIPELINE = (
+    "search_items",
+    "price_history",
+    "erp_lookup",
+    "predict_price",
+    "should_cost",
+    "compare_quotes",
+    "detect_anomalies",
+    "check_price_increase",
+    "forecast_price",
+    "supplier_scorecard",
+    "negotiation_advice",
+    "draft_counter_offer",
+)
+NEEDS_ITEM = {"price_history", "predict_price", "should_cost", "check_price_increase"}
+
+
+@dataclass
+class ToolRun:
+    """A call made this turn and what came back."""
+
+    name: str
+    args: dict[str, Any]
+    output: dict[str, Any] | None
+    error: str | None
+
+
+@dataclass
+class Frame:
+    """What the earlier turns were about."""
+
+    tools: list[str] = field(default_factory=list)
+    args: dict[str, Any] = field(default_factory=dict)
+    ranking: list[str] = field(default_factory=list)
+
+
+def _runs(messages: list[AnyMessage]) -> list[ToolRun]:
+    results = {m.tool_call_id: m for m in messages if isinstance(m, ToolMessage)}
+    runs: list[ToolRun] = []
+    for message in messages:
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                reply = results.get(call["id"] or "")
+                if reply is None:
+                    continue
+                failed = reply.status == "error"
+                runs.append(
+                    ToolRun(
+                        name=call["name"],
+                        args=dict(call["args"]),
+                        output=reply.artifact if isinstance(reply.artifact, dict) else None,
+                        error=str(reply.content) if failed else None,
+                    )
+                )
+    return runs
+
+
+def supplier_order(output: dict[str, Any]) -> list[str]:
+    """Suppliers in the order a result lists them (a ranking, bids, history)."""
+    for key in ("ranking", "quotes", "ranked", "offers", "bids", "lines", "by_supplier"):
+        value = output.get(key)
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            names = [str(row["supplier"]) for row in value if row.get("supplier")]
+            if names:
+                return list(dict.fromkeys(names))
+    for value in output.values():
+        if (
+            isinstance(value, list)
+            and value
+            and isinstance(value[0], dict)
+            and "supplier" in value[0]
+        ):
+            return list(dict.fromkeys(str(row["supplier"]) for row in value if row.get("supplier")))
+    return []
+
+
+def _frame(earlier: list[AnyMessage]) -> Frame:
+    """The last answered turn's tools and arguments, and any ranking it produced."""
+    frame = Frame()
+    runs = _runs(earlier)
+    for run in runs:
+        if run.name != "search_items" and run.name not in frame.tools:
+            frame.tools.append(run.name)
+        for key in ("item", "supplier", "rfq", "quantity", "unit", "series"):
+            if run.args.get(key) not in (None, ""):
+                frame.args[key] = run.args[key]
+        if run.output:
+            order = supplier_order(run.output)
+            if order and run.name in {"compare_quotes", "price_history", "detect_anomalies"}:
+                frame.ranking = order
+    # Only the most recent turn's tools are "what we were doing".
+    last_human = max((i for i, m in enumerate(earlier) if isinstance(m, HumanMessage)), default=-1)
+    recent = _runs(earlier[last_human:]) if last_human >= 0 else []
+    if recent:
+        frame.tools = list(dict.fromkeys(r.name for r in recent if r.name != "search_items"))
+    return frame
+
+
+def choose_tools(reading: Reading, frame: Frame) -> list[str]:
+    """Pick the tools a message needs, in pipeline order."""
+    wanted = {tool for tool in reading.intents if reading.wants(tool)}
+    # "Is Rieth-Riley's bid on B-40276-A fair?" is about that RFQ's bids, not a new price.
+    if reading.rfq and wanted & {"predict_price"} and not reading.item_code:
+        wanted.discard("predict_price")
+        wanted.add("compare_quotes")
+    if "draft_counter_offer" in wanted:
+        wanted.discard("negotiation_advice")
+    if "check_price_increase" in wanted and not (reading.percent or reading.price):
+        if reading.intents["check_price_increase"] < 3.0:
+            wanted.discard("check_price_increase")
+    if "forecast_price" in wanted and "price_history" in wanted and reading.horizon:
+        wanted.discard("price_history")
+    if "search_items" in wanted and len(wanted) > 1:
+        wanted.discard("search_items")
+    if not wanted:
+        wanted = _default_tools(reading, frame)
+    ordered = [tool for tool in PIPELINE if tool in wanted]
+    return ordered[:3]
+
+
+def _default_tools(reading: Reading, frame: Frame) -> set[str]:
+    """With no telling words: continue the conversation, or read what was named."""
+    if frame.tools and (
+        reading.supplier
+        or reading.supplier_ordinal is not None
+        or reading.quantity
+        or reading.item_text
+        or reading.item_code
+        or reading.rfq
+        or reading.price
+    ):
+        follow = set(frame.tools)
+        if reading.supplier_ordinal is not None and follow <= {"compare_quotes"}:
+            return {"supplier_scorecard"}
+        return follow
+    if reading.percent and reading.supplier:
+        return {"check_price_increase"}
+    if reading.price and (reading.item_text or reading.item_code):
+        return {"predict_price"}
+    if reading.rfq:
+        return {"compare_quotes"}
+    if reading.supplier and not (reading.item_text or reading.item_code):
+        return {"supplier_scorecard"}
+    if reading.item_text or reading.item_code:
+        return {"price_history", "predict_price"}
+    return set()
+
+
+def _resolved_item(
+    reading: Reading, runs: list[ToolRun], frame: Frame
+) -> tuple[str | None, str | None]:
+    """Return (item code, problem) once the item is known, or (None, None) to search first."""
+    if reading.item_code:
+        return reading.item_code, None
+    search = next((r for r in runs if r.name == "search_items"), None)
+    if search is not None:
+        results = (search.output or {}).get("results") or []
+        if search.error or not results:
+            return None, f"I could not find an item matching “{search.args.get('query')}”."
+        return str(results[0]["code"]), None
+    if len(reading.item_text) >= 2:
+        return None, None
+    item = frame.args.get("item")
+    if item:
+        return str(item), None
+    return None, "Which item do you mean? Give its code or describe it."
+
+
+def _supplier(reading: Reading, frame: Frame) -> str | None:
+    if reading.supplier:
+        return reading.supplier
+    if reading.supplier_ordinal is not None and frame.ranking:
+        index = reading.supplier_ordinal
+        if -len(frame.ranking) <= index < len(frame.ranking):
+            return frame.ranking[index]
+    value = frame.args.get("supplier")
+    return str(value) if value else None
+
+
+def _slots(reading: Reading, frame: Frame, item: str | None) -> Slots:
+    """Resolve what a call can use: this message first, then the earlier turns."""
+    supplier = _supplier(reading, frame)
+    named = supplier if (reading.supplier or reading.supplier_ordinal is not None) else None
+    item_named = bool(reading.item_text or reading.item_code)
+    quantity = reading.quantity or (
+        frame.args.get("quantity") if item == frame.args.get("item") else None
+    )
+    return Slots(
+        reading=reading,
+        item=item,
+        supplier=supplier,
+        named_supplier=named,
+        rfq=reading.rfq or (frame.args.get("rfq") if not item_named else None),
+        quantity=quantity,
+        unit=reading.unit or (frame.args.get("unit") if quantity is not None else None),
+    )
+
+
+def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+
+
+def next_message(messages: list[AnyMessage], lexicon: Lexicon, *, as_of: dt.date) -> AIMessage:
+    """Return the planner's next message: tool calls, or the answer."""
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    if last_human < 0:
+        return AIMessage(help_text())
+    reading = read_message(str(messages[last_human].content), lexicon, as_of=as_of)
+    frame = _frame(messages[:last_human])
+    runs = _runs(messages[last_human:])
+    tools = choose_tools(reading, frame)
+    if not tools:
+        return AIMessage(compose_answer(reading, [], [], None))
+    item_named = bool(reading.item_text or reading.item_code)
+    series_only = (
+        tools == ["forecast_price"] and bool(reading.series) and len(reading.item_text.split()) <= 1
+    )
+    item: str | None = None
+    if series_only:
+        item = None
+    elif item_named or tools == ["search_items"] or any(t in NEEDS_ITEM for t in tools):
+        item, problem = _resolved_item(reading, runs, frame)
+        if item is None and problem is None:
+            search = arguments("search_items", _slots(reading, frame, None))
+            assert isinstance(search, dict)
+            return AIMessage("", tool_calls=[_call("search_items", search)])
+        if problem and tools != ["search_items"]:
+            return AIMessage(compose_answer(reading, tools, runs, problem))
+    else:
+        remembered = frame.args.get("item")
+        item = str(remembered) if remembered else None
+    done = {r.name for r in runs}
+    calls: list[dict[str, Any]] = []
+    questions: list[str] = []
+    for tool in tools:
+        if tool in done or tool == "search_items":
+            continue
+        args = arguments(tool, _slots(reading, frame, item))
+        if isinstance(args, str):
+            questions.append(args)
+        else:
+            calls.append(_call(tool, args))
+    if calls:
+        return AIMessage("", tool_calls=calls)
+    return AIMessage(compose_answer(reading, tools, runs, " ".join(questions) or None))
