@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 
 from store.models import (
     TENANT_TABLES,
+    AgentThread,
     ApiKey,
     AuditLog,
     Base,
     CategoryIndexLink,
     Contract,
     ContractPrice,
+    CounterOffer,
     FxRate,
     ImportRejection,
     ImportRun,
@@ -358,6 +360,29 @@ def import_rejection(
 
 # --------------------------------------------------------------------------- one of each
 
+
+def agent_thread(session: Session, org_id: uuid.UUID, **overrides: Any) -> AgentThread:
+    """A conversation owned by one user."""
+    values = {"thread_id": _tag("thread"), "user_id": _tag("user")}
+    return _add(session, AgentThread(org_id=org_id, **values), overrides)
+
+
+def counter_offer(
+    session: Session, org_id: uuid.UUID, *, supplier_id: int, item_id: int, **overrides: Any
+) -> CounterOffer:
+    """A drafted counter-offer waiting for approval."""
+    values = {
+        "supplier_id": supplier_id,
+        "item_id": item_id,
+        "unit_price": Decimal("10.50"),
+        "currency": "USD",
+        "unit": "ea",
+        "message": "Dear supplier, we propose USD 10.50 per ea.",
+        "created_by": "test",
+    }
+    return _add(session, CounterOffer(org_id=org_id, **values), overrides)
+
+
 RowFactory = Callable[[Session, uuid.UUID, Mapping[str, int]], Base]
 """Builds a row of one table for ``org_id`` from the ids of parent rows by table name."""
 
@@ -396,6 +421,10 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
     "contracts": lambda s, o, ids: contract(s, o, supplier_id=ids["suppliers"]),
     "category_index_links": lambda s, o, ids: category_index_link(s, o),
     "model_versions": lambda s, o, ids: model_version(s, o),
+    "agent_threads": lambda s, o, ids: agent_thread(s, o),
+    "counter_offers": lambda s, o, ids: counter_offer(
+        s, o, supplier_id=ids["suppliers"], item_id=ids["items"]
+    ),
     "contract_prices": lambda s, o, ids: contract_price(
         s, o, contract_id=ids["contracts"], item_id=ids["items"]
     ),
