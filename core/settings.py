@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -109,6 +109,21 @@ class Settings(BaseSettings):
     ]
     llm_timeout_seconds: Annotated[
         float, Field(default=30.0, gt=0, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
+    ]
+
+    # Item-search embeddings. "auto": OpenAI (or Azure) when a key is configured, else the
+    # local hashing embedder, which needs no network. Stored vectors record their model.
+    embedding_provider: Annotated[
+        Literal["auto", "local", "openai"],
+        Field(default="auto", validation_alias=_env("PRICING_AGENT_EMBEDDINGS")),
+    ]
+    openai_embedding_model: Annotated[
+        str,
+        Field(default="text-embedding-3-small", validation_alias=_env("OPENAI_EMBEDDING_MODEL")),
+    ]
+    azure_openai_embedding_deployment: Annotated[
+        str | None,
+        Field(default=None, validation_alias=_env("AZURE_OPENAI_EMBEDDING_DEPLOYMENT")),
     ]
 
     @field_validator("database_url", "database_app_url", mode="before")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.errors import NotFoundError
+from ml.embeddings import Embedder
 from store.models import Item, ItemAlias
 from tools.base import ToolContext
+from tools.search_items import best_item_match
 
 
-def resolve_item(ctx: ToolContext, text: str) -> Item:
-    """Return the item ``text`` names: exact code, an ERP alias, or the best full-text match."""
+def resolve_item(ctx: ToolContext, text: str, *, embedder: Embedder | None = None) -> Item:
+    """Return the item ``text`` names: exact code, an ERP alias, or the best search match."""
     wanted = text.strip()
     if not wanted:
         raise NotFoundError("which item? give a code or a description")
@@ -28,13 +30,10 @@ def resolve_item(ctx: ToolContext, text: str) -> Item:
     )
     if item is not None:
         return item
-    query = func.websearch_to_tsquery("english", wanted)
-    item = session.scalar(
-        select(Item)
-        .where(Item.org_id == ctx.org_id, Item.search_tsv.op("@@")(query))
-        .order_by(func.ts_rank(Item.search_tsv, query).desc(), Item.code)
-        .limit(1)
-    )
+    # Last, the buyer's words: the hybrid search's best item, if it is close enough.
+    item = best_item_match(session=session, org_id=ctx.org_id, text=wanted, embedder=embedder)
     if item is None:
-        raise NotFoundError(f"no item matches {wanted!r}")
+        raise NotFoundError(
+            f"no item matches {wanted!r}; search_items lists the nearest candidates"
+        )
     return item

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
 
-from core.errors import StoreUnavailableError
+from core.errors import ExternalServiceError, StoreUnavailableError
 from store import history, migrate, orgs, registry
 from store.db import Database
 from store.importing.mapping import load_mapping
@@ -74,6 +74,23 @@ def load_sample_data(db: Database, org_id: uuid.UUID, console: Console) -> None:
                     note=link["why"],
                 )
         console.print(f"  linked item categories to market indexes ({LINKS_FILE})")
+    embed_items(db, org_id, console)
+
+
+def embed_items(db: Database, org_id: uuid.UUID, console: Console) -> None:
+    """Compute the search embeddings of items that lack a current one."""
+    from tools.embeddings import get_embedder
+    from tools.search_items import refresh_item_embeddings
+
+    try:
+        with db.session_scope(org_id) as session:
+            embedder = get_embedder()
+            written = refresh_item_embeddings(session=session, org_id=org_id, embedder=embedder)
+    except ExternalServiceError as exc:
+        # Search embeds lazily as well; the demo need not stop for an embedding service.
+        console.print(f"  item embeddings skipped ({exc.message}); search will retry")
+        return
+    console.print(f"  embedded {written} items for search ({embedder.name})")
 
 
 def train_if_needed(db: Database, org_id: uuid.UUID, console: Console) -> None:
