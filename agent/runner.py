@@ -18,6 +18,7 @@ from agent.approvals import Decision
 from agent.context import Mode, RunContext, SessionFactory
 from agent.graph import build_graph
 from agent.llm import make_chat_model
+from agent.planner.answer import money
 from agent.planner.lexicon import Lexicon, load_lexicon
 from agent.settings import AgentSettings, get_agent_settings
 from core.errors import ConflictError, InvalidInputError
@@ -211,8 +212,7 @@ def _approval_text(pending: ApprovalRequest, mode: Mode) -> str:
     price = draft.get("price", {})
     text = (
         f"I drafted counter-offer #{draft.get('id')} to {draft.get('supplier')} for "
-        f"{draft.get('item_name')} ({draft.get('item_code')}) at {price.get('currency')} "
-        f"{float(price.get('amount', 0)):,.2f} per {price.get('unit')}. "
+        f"{draft.get('item_name')} ({draft.get('item_code')}) at {money(price)}. "
         "It has NOT been sent: approve or reject it.\n\n"
         f"{draft.get('message', '')}"
     )

@@ -50,8 +50,14 @@ def money(value: Any) -> str:
     if not isinstance(value, dict) or "amount" not in value:
         return "n/a"
     amount = Decimal(str(value["amount"]))
-    places = 2 if abs(amount) >= 1 else 4
-    return f"{value.get('currency', '')} {num(amount, places)}/{value.get('unit', '')}"
+    return f"{value.get('currency', '')} {price_text(amount)}/{value.get('unit', '')}"
+
+
+def price_text(amount: Decimal) -> str:
+    """Show a unit price with its cents, and up to four decimals where they carry meaning."""
+    exact = amount.quantize(Decimal("0.0001")).normalize()
+    places = max(2, -int(exact.as_tuple().exponent)) if exact != exact.to_integral() else 2
+    return f"{amount:,.{min(places, 4)}f}"
 
 
 def _evidence(output: dict[str, Any]) -> str:
@@ -66,7 +72,8 @@ def _search(out: dict[str, Any]) -> list[str]:
         return [f"No item matches “{out.get('query')}”."]
     lines = [f"Items matching “{out.get('query')}”:"]
     lines += [
-        f"- {r.get('code')} {r.get('name')} ({r.get('unit') or '-'}, {r.get('category') or 'no category'})"
+        f"- {r.get('code')} {r.get('name')} "
+        f"({r.get('unit') or '-'}, {r.get('category') or 'no category'})"
         for r in rows
     ]
     return lines
@@ -111,7 +118,8 @@ def _predict(out: dict[str, Any]) -> list[str]:
             + "."
         )
     lines.append(
-        f"Model v{out.get('model_version')}, {out.get('history_lines')} earlier quotes of this item."
+        f"Model v{out.get('model_version')}, "
+        f"{out.get('history_lines')} earlier quotes of this item."
     )
     return lines
 
@@ -120,7 +128,8 @@ def _should_cost(out: dict[str, Any]) -> list[str]:
     lines = [
         f"**Should-cost of {out.get('item_code')}** ({out.get('template')} template, "
         f"{out.get('calibration')}): {money(out.get('unit_total'))}, "
-        f"{out.get('currency')} {num(out.get('total'))} for {num(out.get('quantity'), 0)} {out.get('unit')}."
+        f"{out.get('currency')} {num(out.get('total'))} "
+        f"for {num(out.get('quantity'), 0)} {out.get('unit')}."
     ]
     for line in (out.get("lines") or [])[:8]:
         lines.append(
@@ -137,7 +146,8 @@ def _forecast(out: dict[str, Any]) -> list[str]:
         f"**Forecast for {out.get('target')}** ({out.get('kind')}, {out.get('model')} model): "
         f"last {num(out.get('last_value'))} {out.get('unit')} on {out.get('last_date')}; "
         f"expected {num(last.get('expected'))} by {last.get('date')} "
-        f"(range {num(last.get('low'))} to {num(last.get('high'))}), direction: {out.get('direction')}.",
+        f"(range {num(last.get('low'))} to {num(last.get('high'))}), "
+        f"direction: {out.get('direction')}.",
         str(out.get("reading") or ""),
     ]
     if out.get("backtest_mase") is not None:
@@ -155,6 +165,180 @@ def _anomalies(out: dict[str, Any]) -> list[str]:
             f"{money(line['price'])} ({line.get('severity')}): {reasons}"
         )
     return lines
+
+
+def _position(price: Decimal, out: dict[str, Any]) -> str:
+    """Where a buyer's price sits in the band, in words."""
+    p10, p50, p90 = (Decimal(str(out[k]["amount"])) for k in ("p10", "p50", "p90"))
+    gap = (price - p50) / p50 * 100 if p50 else Decimal(0)
+    if price < p10:
+        where = "below P10: unusually low — check scope and quantity before accepting"
+    elif price <= p50:
+        where = "between P10 and P50: a fair price, at or below the typical level"
+    elif price <= p90:
+        where = "between P50 and P90: within the normal range but above typical — room to negotiate"
+    else:
+        where = "above P90: high against comparable quotes — push back or re-bid"
+    return f"The price you quoted, {num(price)}, is {where} ({float(gap):+.1f}% vs P50)."
+
+
+def _compare(out: dict[str, Any]) -> list[str]:
+    lines = [f"**Quote leveling{' for ' + str(out['rfq']) if out.get('rfq') else ''}**"]
+    totals = out.get("bid_totals") or []
+    if totals:
+        lines.append(f"{len(totals)} bids, ranked by landed total ({out.get('currency')}):")
+        for bid in totals[:8]:
+            state = (
+                "complete"
+                if bid.get("complete")
+                else (f"{bid.get('lines_priced')}/{bid.get('lines_total')} lines")
+            )
+            extra = ", unbalanced" if bid.get("unbalanced") else ""
+            flagged = f", {bid['flagged_lines']} flagged lines" if bid.get("flagged_lines") else ""
+            lines.append(
+                f"{bid['rank']}. {bid['supplier']}: {out.get('currency')} "
+                f"{num(bid['landed_total'])} ({state}{flagged}{extra})"
+            )
+        if out.get("bid_recommendation"):
+            lines.append(str(out["bid_recommendation"]))
+    for line in (out.get("lines") or [])[:3]:
+        lines.append(
+            f"Line {line.get('rfq_line') or ''} {line.get('item_code')} {line.get('item_name')}, "
+            f"{num(line.get('quantity'), 0)} {line.get('unit')}"
+            + (f" (peer median {money(line['peer_median'])})" if line.get("peer_median") else "")
+            + ":"
+        )
+        for q in (line.get("quotes") or [])[:6]:
+            band = f", band {q['band_position']}" if q.get("band_position") else ""
+            flags = "; ".join(f["reason"] for f in q.get("flags") or [])[:160]
+            lines.append(
+                f"  {q['rank']}. {q['supplier']}: {money(q['unit_price'])}, landed "
+                f"{money(q['landed_per_unit'])}{band}" + (f" — {flags}" if flags else "")
+            )
+        if line.get("recommendation"):
+            lines.append(f"  Recommendation: {line['recommendation']}")
+    lines += [f"Note: {c}" for c in (out.get("caveats") or [])[:3]]
+    return lines
+
+
+def _increase(out: dict[str, Any]) -> list[str]:
+    last = out.get("last_price") or {}
+    lines = [
+        f"**Price-increase check: {out.get('supplier')} on {out.get('item_code')} "
+        f"{out.get('item_name')}**",
+        f"Request: {float(out.get('requested_increase_pct', 0)):+.1f}% to "
+        f"{money(out.get('requested_price'))}, from the last price {money(last.get('price'))} "
+        f"({last.get('source')} {last.get('document') or ''} on {last.get('date')}).",
+    ]
+    for c in out.get("components") or []:
+        lines.append(f"- {c['driver']}: {float(c['pct']):+.1f}% — {c['explanation']}")
+    lines.append(
+        f"Verdict: {str(out.get('verdict', '')).replace('_', ' ')}; the evidence supports "
+        f"{float(out.get('supported_increase_pct', 0)):+.1f}%. Counter-proposal: "
+        f"{money(out.get('counter_proposal'))}."
+    )
+    if out.get("reading"):
+        lines.append(str(out["reading"]))
+    lines += [f"Note: {w}" for w in out.get("warnings") or []]
+    return lines
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def _scorecard(out: dict[str, Any]) -> list[str]:
+    comp = out.get("competitiveness") or {}
+    win = out.get("win_rate") or {}
+    vol = out.get("volume") or {}
+    volat = out.get("volatility") or {}
+    ratio = comp.get("median_ratio_to_peers")
+    lines = [
+        f"**Scorecard: {out.get('supplier')}** ({out.get('scope')}, {out.get('since')} to "
+        f"{out.get('until')})",
+        f"- Volume: {vol.get('lines')} quote lines on {vol.get('rfqs')} RFQs, {vol.get('items')} "
+        f"items, {vol.get('currency')} {num(vol.get('total_quoted_value'))} quoted.",
+        f"- Price vs peers: median ratio {ratio:.2f}"
+        if ratio is not None
+        else "- Price vs peers: n/a",
+        f"- Lowest on {_pct(comp.get('lowest_share'))} of "
+        f"{comp.get('compared_lines')} compared lines.",
+        f"- Win rate: {_pct(win.get('rfq_win_rate'))} of RFQs ({win.get('rfqs_won')}/"
+        f"{win.get('rfqs_known')}), {_pct(win.get('line_win_rate'))} of lines "
+        f"({win.get('basis')}).",
+        f"- Volatility: relative dispersion {volat.get('relative_price_dispersion')}, median "
+        f"price change {volat.get('median_abs_change_pct')}%.",
+    ]
+    delivery = out.get("delivery")
+    if delivery:
+        lines.append(
+            f"- Delivery: on time {_pct(delivery.get('on_time_share'))} of "
+            f"{delivery.get('due_lines')} due lines, fill rate {_pct(delivery.get('fill_rate'))}."
+        )
+    else:
+        lines.append(f"- Delivery: {out.get('delivery_note')}")
+    lines += [f"Strength: {x}" for x in out.get("strengths") or []]
+    lines += [f"Concern: {x}" for x in out.get("concerns") or []]
+    return lines
+
+
+def _erp(out: dict[str, Any]) -> list[str]:
+    records = out.get("records") or []
+    lines = [
+        f"**ERP records** ({out.get('purchase_order_lines')} purchase order lines, "
+        f"{out.get('contract_prices')} contract prices)"
+    ]
+    if not records:
+        lines.append("No purchase orders or contracts match in the synced ERP data.")
+    for r in records[:8]:
+        lines.append(
+            f"- {r['source_system']} {r['document_type']} {r['document_number']}"
+            f"{'/' + str(r['line']) if r.get('line') else ''} {r['date']}: {r['supplier_name']}, "
+            f"{r['item_code']} at {money(r['price'])}"
+            + (f" (qty {num(r['quantity'], 0)})" if r.get("quantity") is not None else "")
+            + (" — open" if r.get("is_open") else "")
+        )
+    lines += [f"Note: {n}" for n in out.get("notes") or []]
+    return lines
+
+
+def _negotiation(out: dict[str, Any]) -> list[str]:
+    batna = out.get("batna") or {}
+    who = f" with {out['supplier']}" if out.get("supplier") else ""
+    lines = [
+        f"**Negotiation plan{who} for {out.get('item_code')} {out.get('item_name')}**, "
+        f"{num(out.get('quantity'), 0)} {out.get('unit')}"
+        + (f" on {out['rfq']}" if out.get("rfq") else "")
+        + ":",
+    ]
+    if out.get("current_offer"):
+        lines.append(f"- On the table: {money(out['current_offer'])}")
+    lines += [
+        f"- Opening offer: {money(out.get('opening_offer'))} ({out.get('opening_rule')})",
+        f"- Target: {money(out.get('target_price'))} ({out.get('target_rule')})",
+        f"- Walk away above: {money(out.get('walk_away_price'))} ({out.get('walk_away_rule')})",
+        f"- Your alternative: {str(batna.get('kind', '')).replace('_', ' ')} at "
+        f"{money(batna.get('price'))} — {batna.get('detail')}",
+        f"Confidence: {out.get('confidence_label')} ({float(out.get('confidence', 0)):.2f}): "
+        f"{out.get('confidence_reason')}",
+    ]
+    lines += ["Leverage:"] + [f"- {x}" for x in (out.get("leverage") or [])[:5]]
+    lines += ["Talking points:"] + [f"- {x}" for x in (out.get("talking_points") or [])[:5]]
+    lines += [f"Note: {c}" for c in (out.get("caveats") or [])[:3]]
+    return lines
+
+
+def _counter_offer(out: dict[str, Any]) -> list[str]:
+    status = out.get("status")
+    head = f"Counter-offer #{out.get('id')} to {out.get('supplier')} at {money(out.get('price'))}"
+    if status == "approved":
+        return [
+            f"{head} was approved by {out.get('decision', {}).get('by')}.",
+            str(out.get("delivery") or ""),
+        ]
+    if status in {"rejected", "abandoned"}:
+        return [f"{head} was {status}; nothing was sent."]
+    return [f"{head} is waiting for approval."]
 
 
 def _generic(out: dict[str, Any]) -> list[str]:
@@ -178,6 +362,12 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "should_cost": _should_cost,
     "forecast_price": _forecast,
     "detect_anomalies": _anomalies,
+    "compare_quotes": _compare,
+    "check_price_increase": _increase,
+    "supplier_scorecard": _scorecard,
+    "erp_lookup": _erp,
+    "draft_counter_offer": _counter_offer,
+    "negotiation_advice": _negotiation,
 }
 
 
@@ -196,6 +386,8 @@ def compose_answer(
         output = run.output or {}
         render = RENDERERS.get(run.name, _generic)
         lines = [line for line in render(output) if line]
+        if run.name == "predict_price" and reading.price is not None and output.get("p50"):
+            lines.insert(1, _position(reading.price, output))
         evidence = _evidence(output)
         if evidence:
             lines.append(evidence)

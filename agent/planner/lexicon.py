@@ -10,10 +10,10 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import IndexSeries, Item, Rfq, Supplier, Unit, UnitAlias
+from store.models import IndexSeries, Item, QuoteLine, Rfq, Supplier, Unit, UnitAlias
 
 # Words that say what a company is, not which one.
 _LEGAL = {
@@ -34,6 +34,7 @@ class SupplierName:
     id: int
     name: str
     distinctive: tuple[str, ...]
+    quotes: int = 0  # how often it quotes: the tie-breaker between look-alike names
 
 
 @dataclass
@@ -55,13 +56,27 @@ def load_lexicon(session: Session, org_id: uuid.UUID) -> Lexicon:
         select(Item.code, Item.name, Item.category).where(Item.org_id == org_id)
     ).all()
     item_words = {w for _, name, _ in items for w in words(name or "") if len(w) > 1}
+    volume: dict[int, int] = dict(
+        session.execute(
+            select(QuoteLine.supplier_id, func.count())
+            .where(QuoteLine.org_id == org_id)
+            .group_by(QuoteLine.supplier_id)
+        )
+        .tuples()
+        .all()
+    )
     suppliers = []
     for sid, name in session.execute(
         select(Supplier.id, Supplier.name).where(Supplier.org_id == org_id)
     ):
         distinctive = tuple(w for w in words(name) if w not in _LEGAL)
         suppliers.append(
-            SupplierName(id=sid, name=name, distinctive=distinctive or tuple(words(name)))
+            SupplierName(
+                id=sid,
+                name=name,
+                distinctive=distinctive or tuple(words(name)),
+                quotes=int(volume.get(sid, 0)),
+            )
         )
     units: dict[str, str] = {}
     for code, name in session.execute(select(Unit.code, Unit.name)):

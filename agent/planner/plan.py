@@ -80,7 +80,12 @@ def _runs(messages: list[AnyMessage]) -> list[ToolRun]:
 
 def supplier_order(output: dict[str, Any]) -> list[str]:
     """Suppliers in the order a result lists them (a ranking, bids, history)."""
-    for key in ("ranking", "quotes", "ranked", "offers", "bids", "lines", "by_supplier"):
+    lines = output.get("lines")
+    if not output.get("bid_totals") and isinstance(lines, list) and lines:
+        first = lines[0]
+        if isinstance(first, dict) and isinstance(first.get("quotes"), list):
+            output = {"quotes": first["quotes"]}
+    for key in ("bid_totals", "ranking", "quotes", "offers", "bids", "lines", "by_supplier"):
         value = output.get(key)
         if isinstance(value, list) and value and isinstance(value[0], dict):
             names = [str(row["supplier"]) for row in value if row.get("supplier")]
@@ -122,26 +127,43 @@ def _frame(earlier: list[AnyMessage]) -> Frame:
 def choose_tools(reading: Reading, frame: Frame) -> list[str]:
     """Pick the tools a message needs, in pipeline order."""
     wanted = {tool for tool in reading.intents if reading.wants(tool)}
+    # "And the second-lowest bidder?" after a leveling points into its ranking, not at a new one.
+    if reading.supplier_ordinal is not None and frame.ranking and not reading.rfq:
+        wanted.discard("compare_quotes")
+        if not wanted:
+            wanted = {"supplier_scorecard"}
     # "Is Rieth-Riley's bid on B-40276-A fair?" is about that RFQ's bids, not a new price.
     if reading.rfq and wanted & {"predict_price"} and not reading.item_code:
         wanted.discard("predict_price")
         wanted.add("compare_quotes")
+    # Leveling needs an RFQ; "what did X bid on riprap" without one is history, not leveling.
+    if (
+        "compare_quotes" in wanted
+        and len(wanted) > 1
+        and not (reading.rfq or frame.args.get("rfq"))
+    ):
+        wanted.discard("compare_quotes")
     if "draft_counter_offer" in wanted:
         wanted.discard("negotiation_advice")
-    if "check_price_increase" in wanted and not (reading.percent or reading.price):
-        if reading.intents["check_price_increase"] < 3.0:
-            wanted.discard("check_price_increase")
+    weak_increase = reading.intents.get("check_price_increase", 0.0) < 3.0
+    if weak_increase and not (reading.percent or reading.price):
+        wanted.discard("check_price_increase")
     if "forecast_price" in wanted and "price_history" in wanted and reading.horizon:
         wanted.discard("price_history")
     if "search_items" in wanted and len(wanted) > 1:
         wanted.discard("search_items")
+    # Without any item in sight, answer what does not need one rather than ask.
+    if not (reading.item_text or reading.item_code or frame.args.get("item")):
+        itemless = wanted - NEEDS_ITEM
+        if itemless:
+            wanted = itemless
     if not wanted:
         wanted = _default_tools(reading, frame)
     ordered = [tool for tool in PIPELINE if tool in wanted]
     return ordered[:3]
 
 
-def _default_tools(reading: Reading, frame: Frame) -> set[str]:
+def _default_tools(reading: Reading, frame: Frame) -> set[str]:  # noqa: PLR0911 - a rule table
     """With no telling words: continue the conversation, or read what was named."""
     if frame.tools and (
         reading.supplier

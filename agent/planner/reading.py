@@ -50,7 +50,8 @@ INTENTS: dict[str, list[Pattern]] = {
         (r"\bforecast", 3.0),
         (r"\boutlook\b", 2.5),
         (
-            r"\bwill\b.{0,50}\b(cheaper|more expensive|go(ing)? (up|down)|rise|fall|drop|increase|decrease|climb|soften)\b",
+            r"\bwill\b.{0,50}\b(cheaper|more expensive|go(ing)? (up|down)|rise|fall|drop"
+            r"|increase|decrease|climb|soften)\b",
             3.0,
         ),
         (r"\b(next|coming) (\d+|few|two|three|four|six|nine|twelve) months?\b", 1.5),
@@ -114,7 +115,8 @@ INTENTS: dict[str, list[Pattern]] = {
     "supplier_scorecard": [
         (r"score ?card", 4.0),
         (
-            r"\bhow (is|has|are|have|does|do) .{0,50}\b(doing|performing|performed|done|compare|stack)\b",
+            r"\bhow (is|has|are|have|does|do) .{0,50}"
+            r"\b(doing|performing|performed|done|compare|stack)\b",
             2.5,
         ),
         (r"\bperformance\b|\btrack record\b", 2.5),
@@ -127,7 +129,8 @@ INTENTS: dict[str, list[Pattern]] = {
     "erp_lookup": [
         (r"\bpurchase orders?\b|\bP\.?O\.?s?\b|\bPO ?#", 3.5),
         (
-            r"\b(our|the|existing|active|current|framework|blanket|price) (contracts?|agreements?)\b",
+            r"\b(our|the|existing|active|current|framework|blanket|price) "
+            r"(contracts?|agreements?)\b",
             3.0,
         ),
         (r"\bcontract prices?\b|\bcontracted\b", 3.0),
@@ -145,427 +148,43 @@ INTENTS: dict[str, list[Pattern]] = {
 INTENT_THRESHOLD = 1.5
 
 # Words that carry the question, not the item: dropped before the item search.
-STOPWORDS = {
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "but",
-    "if",
-    "of",
-    "for",
-    "to",
-    "in",
-    "on",
-    "at",
-    "by",
-    "with",
-    "from",
-    "into",
-    "about",
-    "as",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "been",
-    "being",
-    "do",
-    "does",
-    "did",
-    "doing",
-    "have",
-    "has",
-    "had",
-    "having",
-    "i",
-    "we",
-    "you",
-    "our",
-    "us",
-    "my",
-    "me",
-    "your",
-    "they",
-    "them",
-    "their",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "there",
-    "here",
-    "what",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "when",
-    "where",
-    "why",
-    "how",
-    "can",
-    "could",
-    "should",
-    "would",
-    "will",
-    "shall",
-    "may",
-    "might",
-    "must",
-    "let",
-    "please",
-    "pls",
-    "thanks",
-    "thank",
-    "hi",
-    "hello",
-    "hey",
-    "ok",
-    "okay",
-    "just",
-    "also",
-    "any",
-    "some",
-    "all",
-    "each",
-    "per",
-    "vs",
-    "versus",
-    "than",
-    "then",
-    "so",
-    "very",
-    "really",
-    "quite",
-    "much",
-    "many",
-    "more",
-    "most",
-    "less",
-    "least",
-    "few",
-    "lot",
-    "lots",
-    "get",
-    "got",
-    "give",
-    "gave",
-    "show",
-    "tell",
-    "say",
-    "said",
-    "need",
-    "needs",
-    "want",
-    "wants",
-    "like",
-    "know",
-    "let's",
-    "whats",
-    "what's",
-    "how's",
-    "who's",
-    "price",
-    "prices",
-    "pricing",
-    "priced",
-    "cost",
-    "costs",
-    "costing",
-    "quote",
-    "quotes",
-    "quoted",
-    "quoting",
-    "bid",
-    "bids",
-    "bidding",
-    "bidder",
-    "bidders",
-    "offer",
-    "offers",
-    "offered",
-    "supplier",
-    "suppliers",
-    "vendor",
-    "vendors",
-    "seller",
-    "sellers",
-    "contractor",
-    "contractors",
-    "fair",
-    "fairly",
-    "good",
-    "bad",
-    "reasonable",
-    "expensive",
-    "cheap",
-    "cheaper",
-    "cheapest",
-    "high",
-    "higher",
-    "low",
-    "lower",
-    "lowest",
-    "paying",
-    "pay",
-    "paid",
-    "buy",
-    "buying",
-    "bought",
-    "order",
-    "ordering",
-    "ordered",
-    "purchase",
-    "purchasing",
-    "forecast",
-    "forecasting",
-    "outlook",
-    "trend",
-    "trends",
-    "history",
-    "historical",
-    "past",
-    "last",
-    "previous",
-    "recent",
-    "latest",
-    "next",
-    "month",
-    "months",
-    "year",
-    "years",
-    "quarter",
-    "week",
-    "weeks",
-    "days",
-    "day",
-    "today",
-    "now",
-    "later",
-    "soon",
-    "ago",
-    "since",
-    "until",
-    "compare",
-    "comparison",
-    "rank",
-    "ranking",
-    "award",
-    "awarded",
-    "level",
-    "leveling",
-    "best",
-    "worst",
-    "winner",
-    "negotiate",
-    "negotiation",
-    "negotiating",
-    "target",
-    "walk",
-    "away",
-    "walk-away",
-    "opening",
-    "counter",
-    "counteroffer",
-    "counter-offer",
-    "leverage",
-    "argument",
-    "arguments",
-    "position",
-    "talking",
-    "points",
-    "draft",
-    "write",
-    "send",
-    "email",
-    "prepare",
-    "should-cost",
-    "breakdown",
-    "build-up",
-    "buildup",
-    "build",
-    "up",
-    "bottom-up",
-    "material",
-    "materials",
-    "anomaly",
-    "anomalies",
-    "anomalous",
-    "unusual",
-    "outlier",
-    "outliers",
-    "suspicious",
-    "odd",
-    "weird",
-    "strange",
-    "unbalanced",
-    "flag",
-    "flags",
-    "flagged",
-    "check",
-    "checking",
-    "sanity",
-    "fishy",
-    "red",
-    "increase",
-    "increases",
-    "increasing",
-    "raise",
-    "raising",
-    "hike",
-    "uplift",
-    "surcharge",
-    "escalation",
-    "justified",
-    "justify",
-    "request",
-    "requests",
-    "requested",
-    "requesting",
-    "asks",
-    "asking",
-    "asked",
-    "wanted",
-    "proposes",
-    "proposed",
-    "scorecard",
-    "score",
-    "card",
-    "performance",
-    "performing",
-    "track",
-    "record",
-    "win",
-    "wins",
-    "winning",
-    "rate",
-    "reliable",
-    "reliability",
-    "delivery",
-    "on-time",
-    "competitive",
-    "competitiveness",
-    "volatile",
-    "volatility",
-    "erp",
-    "sap",
-    "oracle",
-    "dynamics",
-    "d365",
-    "po",
-    "pos",
-    "contracts",
-    "contract",
-    "agreement",
-    "agreements",
-    "orders",
-    "open",
-    "find",
-    "search",
-    "look",
-    "lookup",
-    "item",
-    "items",
-    "code",
-    "codes",
-    "catalog",
-    "catalogue",
-    "number",
-    "numbers",
-    "part",
-    "project",
-    "projects",
-    "rfq",
-    "rfqs",
-    "job",
-    "lettings",
-    "letting",
-    "line",
-    "lines",
-    "go",
-    "going",
-    "gone",
-    "down",
-    "rise",
-    "fall",
-    "drop",
-    "expected",
-    "expect",
-    "expecting",
-    "estimate",
-    "estimated",
-    "ballpark",
-    "market",
-    "worth",
-    "value",
-    "deal",
-    "range",
-    "band",
-    "p10",
-    "p50",
-    "p90",
-    "predict",
-    "predicted",
-    "dollars",
-    "dollar",
-    "usd",
-    "bucks",
-    "percent",
-    "pct",
-    "eur",
-    "euro",
-    "euros",
-    "total",
-    "all-in",
-    "landed",
-    "quantity",
-    "qty",
-    "amount",
-    "approximately",
-    "approx",
-    "around",
-    "roughly",
-    "ea",
-    "it's",
-    "isn't",
-    "aren't",
-    "don't",
-    "doesn't",
-    "we're",
-    "i'm",
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "2nd",
-    "3rd",
-    "4th",
-    "runner-up",
-    "runner",
-    "else",
-    "instead",
-    "one",
-    "ones",
-    "guy",
-    "guys",
-    "again",
-    "same",
-    "too",
-    "either",
-    "other",
-    "another",
-    "another's",
-    "whole",
-    "entire",
-    "full",
-    "currently",
-    "current",
-}
+_STOPWORD_TEXT = """
+    anything something everything goes going help helping looking look see
+    a an the and or but if of for to in on at by with from into about as is are was were be been
+    being do does did doing have has had having i we you our us my me your they them their it
+    its this that these those there here what which who whom whose when where why how can could
+    should would will shall may might must let please pls thanks thank hi hello hey ok okay just
+    also any some all each per vs versus than then so very really quite much many more most less
+    least few lot lots get got give gave show tell say said need needs want wants like know
+    let's whats what's how's who's price prices pricing priced cost costs costing quote quotes
+    quoted quoting bid bids bidding bidder bidders offer offers offered supplier suppliers
+    vendor vendors seller sellers contractor contractors fair fairly good bad reasonable
+    expensive cheap cheaper cheapest high higher low lower lowest paying pay paid buy buying
+    bought order ordering ordered purchase purchasing forecast forecasting outlook trend trends
+    history historical past last previous recent latest next month months year years quarter
+    week weeks days day today now later soon ago since until compare comparison rank ranking
+    award awarded level leveling best worst winner negotiate negotiation negotiating target walk
+    away walk-away opening counter counteroffer counter-offer leverage argument arguments
+    position talking points draft write send email prepare should-cost breakdown build-up
+    buildup build up bottom-up material materials anomaly anomalies anomalous unusual outlier
+    outliers suspicious odd weird strange unbalanced flag flags flagged check checking sanity
+    fishy red increase increases increasing raise raising hike uplift surcharge escalation
+    justified justify request requests requested requesting asks asking asked wanted proposes
+    proposed scorecard score card performance performing track record win wins winning rate
+    reliable reliability delivery on-time competitive competitiveness volatile volatility erp
+    sap oracle dynamics d365 po pos contracts contract agreement agreements orders open find
+    search look lookup item items code codes catalog catalogue number numbers part project
+    projects rfq rfqs job lettings letting line lines go going gone down rise fall drop expected
+    expect expecting estimate estimated ballpark market worth value deal range band p10 p50 p90
+    predict predicted dollars dollar usd bucks percent pct eur euro euros total all-in landed
+    quantity qty amount approximately approx around roughly ea it's isn't aren't don't doesn't
+    we're i'm first second third fourth 2nd 3rd 4th runner-up runner else instead one ones guy
+    guys again same too either other another another's whole entire full currently current take
+    taking over under wait waiting onto off meeting call tomorrow tonight morning monday tuesday
+    wednesday thursday friday saturday sunday friday's monday's two three four five six seven
+    eight nine ten eleven twelve twenty thirty hundred thousand dozen half
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _WORD_NUMBERS = {
@@ -673,31 +292,43 @@ def _find_rfq(text: _Text, lexicon: Lexicon) -> str | None:
 
 
 def _find_supplier(text: _Text, lexicon: Lexicon) -> str | None:
-    message_words = words(text.rest.replace("&", " AND "))
-    present = set(message_words)
+    """The supplier the message names, by its distinctive words ("Rieth-Riley", "E&B paving")."""
+    present = set(words(text.rest.replace("&", " AND ")))
     common = lexicon.item_words | {w.upper() for w in STOPWORDS}
-    best: tuple[float, int, SupplierName] | None = None
+    best: tuple[int, int, SupplierName] | None = None
     for supplier in lexicon.suppliers:
         key = [w for w in supplier.distinctive if w != "AND"]
-        if not key:
+        if not key or key[0] not in present:
             continue
         matched = [w for w in key if w in present]
-        if not matched or key[0] not in present:
+        # One matched word is enough only when it is distinctive: not an item or question word.
+        if len(matched) == 1 and len(key) > 1 and (key[0] in common or len(key[0]) < 4):
             continue
-        # One matched word is enough only when it is distinctive: not an item or a question word.
-        if len(matched) == 1 and (key[0] in common or len(key[0]) < 4) and len(key) > 1:
-            continue
-        score = len(matched) / len(key) + len(matched)
-        candidate = (score, -len(supplier.name), supplier)
+        # Most words matched wins; between look-alikes, the one the buyer deals with most.
+        candidate = (len(matched), supplier.quotes, supplier)
         if best is None or candidate[:2] > best[:2]:
             best = candidate
     if best is None:
         return None
     supplier = best[2]
+    text.take(r"\b[A-Z]\s*&\s*[A-Z]\b", 0)
     for w in supplier.distinctive:
-        text.take(rf"\b{re.escape(w)}\b")
-    text.take(r"\b(?:inc|llc|co|corp|company|ltd)\b\.?")
+        if len(w) > 1:
+            text.take(rf"\b{re.escape(w)}\b")
+    text.take(r"\b(?:inc|llc|co|corp|company|ltd|l\.?p)\b\.?")
     return supplier.name
+
+
+MARKET_WORDS = re.compile(
+    r"\bindex|\bppi\b|\bmarket\b|\bcommodit|\bsteel\b|\bcopper\b|\balumin|\bcement\b"
+    r"|\blumber\b|\boil\b|\bdiesel\b|\bscrap\b|\bnatural gas\b|\biron\b",
+    re.IGNORECASE,
+)
+ORDINAL_NOUNS = r"(?:supplier|bidder|bid|quote|vendor|one|offer|place|contractor)"
+PERIOD_PHRASE = (
+    r"\b(?:next|coming|last|past|in|over|within)\s+(?:the\s+)?(?:next\s+)?(?:\d+|[a-z]+)\s+"
+    r"(?:months?|years?|weeks?|quarters?)\b"
+)
 
 
 def _find_series(text: str, lexicon: Lexicon) -> str | None:
@@ -705,11 +336,7 @@ def _find_series(text: str, lexicon: Lexicon) -> str | None:
         if re.search(rf"\b{re.escape(code)}\b", text, re.IGNORECASE):
             return code
     asked = {w for w in words(text) if len(w) > 3 and w.lower() not in STOPWORDS}
-    if not asked or not re.search(
-        r"\bindex|\bppi\b|\bmarket\b|\bcommodit|\bsteel\b|\bcopper\b|\balumin|\bcement\b|\blumber\b|\boil\b|\bdiesel\b|\bscrap\b|\bnatural gas\b|\biron\b",
-        text,
-        re.IGNORECASE,
-    ):
+    if not asked or not MARKET_WORDS.search(text):
         return None
     best: tuple[int, int, str] | None = None
     for code, name in lexicon.series.items():
@@ -771,40 +398,24 @@ INJECTION = re.compile(
 )
 
 
-def read_message(message: str, lexicon: Lexicon, *, as_of: dt.date) -> Reading:
-    """Read one buyer message against the organisation's names."""
-    reading = Reading(text=message)
-    reading.injection = bool(INJECTION.search(message))
-    for tool, patterns in INTENTS.items():
-        score = sum(
-            weight for pattern, weight in patterns if re.search(pattern, message, re.IGNORECASE)
-        )
-        if score:
-            reading.intents[tool] = score
-
-    text = _Text(message)
-    reading.rfq = _find_rfq(text, lexicon)
-    match = text.take(r"\b(?:quote|bid)\s*line\s*(?:id\s*)?#?\s*(\d+)\b")
-    if match:
-        reading.quote_line_id = int(match.group(1))
-    units = _unit_pattern(lexicon)
-
-    # Money: "$1.10/lb", "USD 45 per ton", "45 dollars a ton", "EUR 38.50/t", "€38.50".
+def _read_money(text: _Text, reading: Reading, lexicon: Lexicon, units: str) -> None:
+    """Money: "$1.10/lb", "USD 45 per ton", "45 dollars a ton", "EUR 38.50/t", "€38.50"."""
     money = text.take(
         rf"(?:(\$|US\$|USD|EUR|€|GBP|£|CAD)\s?{_NUMBER}|{_NUMBER}\s?(dollars|usd|eur|euros|bucks))"
         rf"(?:\s*(?:/|per|a|an|each)\s*({units})\b\.?)?"
     )
-    if money:
-        symbol = (money.group(1) or money.group(4) or "$").upper()
-        reading.price = _decimal(money.group(2) or money.group(3))
-        reading.currency = {"€": "EUR", "EUROS": "EUR", "£": "GBP"}.get(symbol, symbol)
-        if reading.currency in {"$", "US$", "DOLLARS", "BUCKS"}:
-            reading.currency = "USD"
-        if money.group(5):
-            reading.price_unit = _unit_code(lexicon, money.group(5))
-    percent = text.take(rf"([+-]?\s?{_NUMBER})\s*(?:%|percent|pct)")
-    if percent:
-        reading.percent = _decimal(percent.group(1).replace(" ", ""))
+    if not money:
+        return
+    symbol = (money.group(1) or money.group(4) or "$").upper()
+    reading.price = _decimal(money.group(2) or money.group(3))
+    currency = {"€": "EUR", "EUROS": "EUR", "£": "GBP"}.get(symbol, symbol)
+    reading.currency = "USD" if currency in {"$", "US$", "DOLLARS", "BUCKS"} else currency
+    if money.group(5):
+        reading.price_unit = _unit_code(lexicon, money.group(5))
+
+
+def _read_quantity(text: _Text, reading: Reading, lexicon: Lexicon, units: str) -> None:
+    """Quantity: "500 tons", "2.5k LF", "qty 300", "for 1,200"."""
     quantity = text.take(rf"\b{_NUMBER}\s*(k)?\s*({units})(?![A-Za-z])\.?", re.IGNORECASE)
     if quantity:
         value = _decimal(quantity.group(1))
@@ -814,40 +425,69 @@ def read_message(message: str, lexicon: Lexicon, *, as_of: dt.date) -> Reading:
         reading.unit = _unit_code(lexicon, quantity.group(3))
     else:
         bare = text.take(
-            rf"\b(?:qty|quantity|for|of)\s*(?:of\s*)?{_NUMBER}\b(?!\s*(?:%|months?|years?|days?))"
+            rf"\b(?:qty|quantity|for|of)\s*(?:of\s*)?{_NUMBER}\b(?!-\d|\s*(?:%|months?|years?|days?))"
         )
         if bare:
             reading.quantity = _decimal(bare.group(1))
     if reading.unit is None and reading.price_unit:
         reading.unit = reading.price_unit
 
-    reading.horizon = _horizon(message)
-    reading.since, reading.until = _period(message, as_of)
-    reading.supplier = _find_supplier(text, lexicon)
-    for phrase, position in sorted(_ORDINALS.items(), key=lambda kv: -len(kv[0])):
-        if re.search(
-            rf"\b{re.escape(phrase)}\b[- ]?(?:lowest |cheapest )?(?:supplier|bidder|bid|quote|vendor|one|offer|place|contractor)\b",
-            message,
-            re.IGNORECASE,
-        ):
-            reading.supplier_ordinal = position
-            break
-    reading.series = _find_series(message, lexicon)
 
-    # An item code written out ("602-12345") names the item exactly.
+def _read_item_code(text: _Text, reading: Reading, lexicon: Lexicon) -> None:
+    """An item code written out ("703-06029") names the item exactly."""
     for token in re.findall(r"\b\d{3}-\d{5}\b|\b[A-Z0-9][A-Z0-9._/-]{3,}\b", text.rest.upper()):
         if token in lexicon.item_codes:
             reading.item_code = token
             text.take(re.escape(token))
-            break
+            return
+
+
+def _read_item(text: _Text, reading: Reading) -> None:
+    """The item's description: the words nothing else claimed."""
+    while text.take(r"['’]s\b"):
+        pass
     text.take(r"\b(?:in|since|during)\s+20\d\d(?:-\d\d)?\b")
-    text.take(
-        r"\b(?:next|coming|last|past|in|over|within)\s+(?:the\s+)?(?:next\s+)?(?:\d+|[a-z]+)\s+(?:months?|years?|weeks?|quarters?)\b"
-    )
+    text.take(PERIOD_PHRASE)
     remaining = [
         w
         for w in re.findall(r"#?\d+(?:\.\d+)?\"?|[A-Za-z][A-Za-z0-9'&/.-]*", text.rest)
         if w.lower().strip(".'") not in STOPWORDS and len(w.strip(".")) > 0
     ]
     reading.item_text = " ".join(remaining).strip(" .,?!")
+
+
+def _ordinal(message: str) -> int | None:
+    for phrase, position in sorted(_ORDINALS.items(), key=lambda kv: -len(kv[0])):
+        pattern = rf"\b{re.escape(phrase)}\b[- ]?(?:lowest |cheapest )?{ORDINAL_NOUNS}\b"
+        if re.search(pattern, message, re.IGNORECASE):
+            return position
+    return None
+
+
+def read_message(message: str, lexicon: Lexicon, *, as_of: dt.date) -> Reading:
+    """Read one buyer message against the organisation's names."""
+    reading = Reading(text=message)
+    reading.injection = bool(INJECTION.search(message))
+    for tool, patterns in INTENTS.items():
+        score = sum(w for pattern, w in patterns if re.search(pattern, message, re.IGNORECASE))
+        if score:
+            reading.intents[tool] = score
+    text = _Text(message)
+    reading.rfq = _find_rfq(text, lexicon)
+    match = text.take(r"\b(?:quote|bid)\s*line\s*(?:id\s*)?#?\s*(\d+)\b")
+    if match:
+        reading.quote_line_id = int(match.group(1))
+    _read_item_code(text, reading, lexicon)
+    units = _unit_pattern(lexicon)
+    _read_money(text, reading, lexicon, units)
+    percent = text.take(rf"([+-]?\s?{_NUMBER})\s*(?:%|percent|pct)")
+    if percent:
+        reading.percent = _decimal(percent.group(1).replace(" ", ""))
+    _read_quantity(text, reading, lexicon, units)
+    reading.horizon = _horizon(message)
+    reading.since, reading.until = _period(message, as_of)
+    reading.supplier = _find_supplier(text, lexicon)
+    reading.supplier_ordinal = _ordinal(message)
+    reading.series = _find_series(message, lexicon)
+    _read_item(text, reading)
     return reading
