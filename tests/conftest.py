@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,11 @@ from sqlalchemy.orm import Session
 from core.settings import Settings, load_settings
 from store import migrate, orgs
 from store.db import Database, TenantSession
+
+# Tests never call a live model or embedding API, whatever the environment or .env holds.
+for _name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
+    os.environ.pop(_name, None)
+os.environ["PRICING_AGENT_EMBEDDINGS"] = "local"
 
 AS_OF = dt.date(2026, 6, 1)
 """The as-of date of questions about the sample (its bids end in May 2026)."""

@@ -8,11 +8,30 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tools.check_price_increase import (
+    CheckPriceIncreaseInput,
+    CheckPriceIncreaseOutput,
+    check_price_increase,
+)
+from tools.compare_quotes import CompareQuotesInput, CompareQuotesOutput, compare_quotes
+from tools.counter_offer import CounterOfferDraft, DraftCounterOfferInput, draft_counter_offer
 from tools.detect_anomalies import DetectAnomaliesInput, DetectAnomaliesOutput, detect_anomalies
+from tools.erp_lookup import ErpLookupInput, ErpLookupOutput, erp_lookup
 from tools.forecast_price import ForecastPriceInput, ForecastPriceOutput, forecast_price
+from tools.negotiation_advice import (
+    NegotiationAdviceInput,
+    NegotiationAdviceOutput,
+    negotiation_advice,
+)
 from tools.predict_price import PredictPriceInput, PredictPriceOutput, predict_price
 from tools.price_history import PriceHistoryInput, PriceHistoryOutput, price_history
+from tools.search_items import SearchItemsInput, SearchItemsOutput, search_items
 from tools.should_cost import ShouldCostInput, ShouldCostOutput, should_cost
+from tools.supplier_scorecard import (
+    SupplierScorecardInput,
+    SupplierScorecardOutput,
+    supplier_scorecard,
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +52,35 @@ class ToolSpec:
 TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
+        ToolSpec("search_items", search_items, SearchItemsInput, SearchItemsOutput),
         ToolSpec("price_history", price_history, PriceHistoryInput, PriceHistoryOutput),
         ToolSpec("predict_price", predict_price, PredictPriceInput, PredictPriceOutput),
         ToolSpec("should_cost", should_cost, ShouldCostInput, ShouldCostOutput),
         ToolSpec("forecast_price", forecast_price, ForecastPriceInput, ForecastPriceOutput),
         ToolSpec("detect_anomalies", detect_anomalies, DetectAnomaliesInput, DetectAnomaliesOutput),
+        ToolSpec("compare_quotes", compare_quotes, CompareQuotesInput, CompareQuotesOutput),
+        ToolSpec(
+            "check_price_increase",
+            check_price_increase,
+            CheckPriceIncreaseInput,
+            CheckPriceIncreaseOutput,
+        ),
+        ToolSpec(
+            "supplier_scorecard",
+            supplier_scorecard,
+            SupplierScorecardInput,
+            SupplierScorecardOutput,
+        ),
+        ToolSpec("erp_lookup", erp_lookup, ErpLookupInput, ErpLookupOutput),
+        ToolSpec(
+            "negotiation_advice",
+            negotiation_advice,
+            NegotiationAdviceInput,
+            NegotiationAdviceOutput,
+        ),
+        ToolSpec(
+            "draft_counter_offer", draft_counter_offer, DraftCounterOfferInput, CounterOfferDraft
+        ),
     )
 }
-"""Every capability by name (more arrive with the rest of the agent issue)."""
+"""Every capability by name: the agent, the API and Slack all call these."""

@@ -526,6 +526,119 @@ def index_link(
     out.print(f"{category} -> {series}")
 
 
+# --------------------------------------------------------------------------- agent
+
+eval_app = typer.Typer(help="Run the evaluation datasets (agent, item search).")
+app.add_typer(eval_app, name="eval")
+
+
+def _default_user() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@app.command("ask")
+def ask_command(
+    message: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    org: OrgOption = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Continue this conversation.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    user: Annotated[str | None, typer.Option(help="Who asks (default: cli:<login>).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Answer as of this date (YYYY-MM-DD).")
+    ] = None,
+    approve: Annotated[
+        bool | None,
+        typer.Option("--approve/--reject", help="Decide the action the thread waits on."),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note with the decision.")] = None,
+) -> None:
+    """Ask the pricing agent one question (or decide a pending action with --thread)."""
+    from agent import Decision, run_turn
+
+    if message is None and approve is None:
+        raise typer.BadParameter("give a question, or --approve/--reject with --thread")
+    if approve is not None and thread is None:
+        raise typer.BadParameter("--approve/--reject needs the --thread that waits")
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    result = run_turn(
+        message,
+        database=db,
+        org_id=org_id,
+        user_id=user or _default_user(),
+        thread_id=thread,
+        as_of=_parse_date(as_of, "--as-of") if as_of else None,
+        decision=None if approve is None else Decision(approved=approve, note=note),
+    )
+    if as_json:
+        out.print_json(json.dumps(result.cli_json(), default=str))
+        return
+    for call in result.tool_calls:
+        status = "ok" if call.ok else f"failed: {call.error}"
+        err.print(f"[dim]tool {call.name}({json.dumps(call.args, default=str)}) {status}[/dim]")
+    out.print(result.answer, markup=False, highlight=False)
+    if result.pending_approval is not None:
+        out.print(
+            f"\nWaiting for approval: pricing-agent ask --thread {result.thread_id} "
+            "--approve (or --reject)",
+            markup=False,
+        )
+    err.print(f"[dim]thread {result.thread_id} ({result.mode})[/dim]")
+
+
+@eval_app.command("agent")
+def eval_agent_command(
+    org: OrgOption = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset (default: the versioned buyer questions).")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="Only this split: dev or holdout.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score the agent on the buyer-question dataset: tools called, facts stated."""
+    from evals.agent import DEFAULT_DATASET, evaluate_agent
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    report = evaluate_agent(
+        database=db, org_id=org_id, dataset_path=dataset or DEFAULT_DATASET, split=split
+    )
+    payload = report.to_json()
+    if as_json:
+        out.print_json(json.dumps(payload, default=str))
+        return
+    out.print(
+        f"cases {payload['cases']}  tool accuracy {payload['tool_accuracy']:.3f}  "
+        f"fact recall {payload['fact_recall']:.3f}  pass rate {payload['pass_rate']:.3f}"
+    )
+
+
+@eval_app.command("search")
+def eval_search_command(
+    org: OrgOption = None,
+    dataset: Annotated[Path | None, typer.Option(help="Dataset of phrasings.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure item search: recall@1, recall@5 and MRR per method."""
+    from evals.search import DEFAULT_DATASET, evaluate_search, format_summary
+
+    with _tenant(org) as (session, org_id):
+        report = evaluate_search(session, org_id, dataset or DEFAULT_DATASET)
+    if as_json:
+        out.print_json(json.dumps(report, default=str))
+    else:
+        out.print(format_summary(report), markup=False, highlight=False)
+    if not report.get("passed", True):
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- demo
 
 

@@ -1,0 +1,212 @@
+"""draft_counter_offer: write a counter-offer to a supplier; it goes out only once approved.
+
+Drafting stores the offer as ``pending_approval``. The agent then stops at an approval
+interrupt; ``decide_counter_offer`` records the person's decision and audits it. Nothing
+leaves the store before an approval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from core.errors import ConflictError, InvalidInputError, NotFoundError
+from store import audit
+from store.models import CounterOffer, Item, Supplier
+from store.units import UnitCatalog
+from tools.base import Evidence, Money, ToolContext
+from tools.items import resolve_item
+from tools.suppliers import resolve_supplier
+
+APPROVAL_ACTION = "send_counter_offer"
+
+
+class DraftCounterOfferInput(BaseModel):
+    """Who to counter, on what, and at what price."""
+
+    supplier: str = Field(description="The supplier to send the counter-offer to.")
+    item: str = Field(description="Item code or description the offer is about.")
+    unit_price: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Offered price per unit; default: the opening offer from negotiation_advice.",
+    )
+    currency: str = Field(default="USD", description="Currency of the offered price.")
+    unit: str | None = Field(default=None, description="Unit of the price; default the item's.")
+    quantity: Decimal | None = Field(default=None, gt=0, description="Quantity offered for.")
+    rfq: str | None = Field(default=None, description="The RFQ or project the offer answers.")
+    note: str | None = Field(
+        default=None, max_length=2000, description="A sentence to add to the message."
+    )
+
+
+class CounterOfferDraft(BaseModel):
+    """A drafted counter-offer waiting for a person's approval."""
+
+    id: int
+    supplier: str
+    item_code: str
+    item_name: str
+    price: Money
+    quantity: Decimal | None
+    rfq: str | None
+    message: str
+    status: str
+    requires_approval: bool = True
+    evidence: list[Evidence]
+
+
+class CounterOfferDecision(BaseModel):
+    """A person's decision on a drafted action."""
+
+    approved: bool
+    by: str = Field(min_length=1)
+    note: str | None = None
+    outcome: Literal["approved", "rejected", "abandoned"] | None = None
+
+
+def _price_text(amount: Decimal) -> str:
+    """The offered price as written to the supplier: cents, or more decimals where given."""
+    exact = amount.normalize()
+    places = max(2, -int(exact.as_tuple().exponent)) if exact != exact.to_integral() else 2
+    return f"{amount:,.{places}f}"
+
+
+def draft_counter_offer(ctx: ToolContext, args: DraftCounterOfferInput) -> CounterOfferDraft:
+    """Draft a counter-offer to a supplier for an item; a person must approve before it is sent.
+
+    Use it when the buyer asks to write, draft or send a counter-offer. Without a price the
+    opening offer from negotiation_advice is used. The draft is shown to the buyer, who
+    approves or rejects it; it is never sent without that approval.
+    """
+    supplier = resolve_supplier(ctx, args.supplier)
+    item = resolve_item(ctx, args.item)
+    catalog = UnitCatalog.load(ctx.session)
+    unit = catalog.get(args.unit or item.unit or "ea").code
+    evidence: list[Evidence] = []
+    basis: dict[str, object] = {}
+    price = args.unit_price
+    currency = args.currency.upper()
+    if price is None:
+        from tools.negotiation_advice import NegotiationAdviceInput, negotiation_advice
+
+        advice = negotiation_advice(
+            ctx,
+            NegotiationAdviceInput(
+                item=item.code,
+                quantity=args.quantity,
+                supplier=supplier.name,
+                unit=unit,
+                currency=currency,
+            ),
+        )
+        price = advice.opening_offer.amount
+        currency, unit = advice.opening_offer.currency, advice.opening_offer.unit
+        evidence.extend(advice.evidence)
+        basis = {
+            "source": "negotiation_advice",
+            "target": str(advice.target_price.amount),
+            "walk_away": str(advice.walk_away_price.amount),
+        }
+    else:
+        basis = {"source": "buyer"}
+    quantity_text = f" for {args.quantity:,} {unit}" if args.quantity else ""
+    reference = f" on {args.rfq}" if args.rfq else ""
+    message = (
+        f"Dear {supplier.name},\n\n"
+        f"Thank you for your quotation{reference} for {item.name} ({item.code}). "
+        f"Having reviewed current market prices and competing offers, we propose "
+        f"{currency} {_price_text(price)} per {unit}{quantity_text}.\n"
+        + (f"\n{args.note.strip()}\n" if args.note else "")
+        + "\nWe look forward to your reply.\n"
+    )
+    offer = CounterOffer(
+        org_id=ctx.org_id,
+        thread_id=ctx.thread_id,
+        supplier_id=supplier.id,
+        item_id=item.id,
+        rfq_code=args.rfq,
+        quantity=args.quantity,
+        unit_price=price,
+        currency=currency,
+        unit=unit,
+        message=message,
+        basis=basis,
+        created_by=ctx.actor,
+    )
+    ctx.session.add(offer)
+    ctx.session.flush()
+    audit.record(
+        session=ctx.session,
+        org_id=ctx.org_id,
+        actor=ctx.actor,
+        action="counter_offer.drafted",
+        entity="counter_offers",
+        entity_ids=[offer.id],
+        details={"price": str(price), "currency": currency, "unit": unit},
+    )
+    return CounterOfferDraft(
+        id=offer.id,
+        supplier=supplier.name,
+        item_code=item.code,
+        item_name=item.name,
+        price=Money(amount=price, currency=currency, unit=unit),
+        quantity=args.quantity,
+        rfq=args.rfq,
+        message=message,
+        status=offer.status or "pending_approval",
+        evidence=evidence,
+    )
+
+
+def decide_counter_offer(
+    ctx: ToolContext, offer_id: int, decision: CounterOfferDecision
+) -> CounterOfferDraft:
+    """Record a person's approval or rejection of a drafted counter-offer, with an audit entry."""
+    offer = ctx.session.scalar(
+        select(CounterOffer)
+        .where(CounterOffer.org_id == ctx.org_id, CounterOffer.id == offer_id)
+        .with_for_update()
+    )
+    if offer is None:
+        raise NotFoundError(f"no counter-offer {offer_id}")
+    if offer.status != "pending_approval":
+        raise ConflictError(f"counter-offer {offer_id} was already {offer.status}")
+    outcome = decision.outcome or ("approved" if decision.approved else "rejected")
+    if decision.approved and outcome != "approved":
+        raise InvalidInputError("an approval cannot have the outcome " + outcome)
+    offer.status = outcome
+    offer.decided_by = decision.by
+    offer.decided_at = dt.datetime.now(dt.UTC)
+    offer.decision_note = decision.note
+    audit.record(
+        session=ctx.session,
+        org_id=ctx.org_id,
+        actor=decision.by,
+        action=f"counter_offer.{outcome}",
+        entity="counter_offers",
+        entity_ids=[offer.id],
+        details={"note": decision.note, "thread_id": offer.thread_id},
+    )
+    ctx.session.flush()
+    supplier = ctx.session.get(Supplier, (ctx.org_id, offer.supplier_id))
+    item = ctx.session.get(Item, (ctx.org_id, offer.item_id))
+    assert supplier is not None
+    assert item is not None
+    return CounterOfferDraft(
+        id=offer.id,
+        supplier=supplier.name,
+        item_code=item.code,
+        item_name=item.name,
+        price=Money(amount=offer.unit_price, currency=offer.currency, unit=offer.unit),
+        quantity=offer.quantity,
+        rfq=offer.rfq_code,
+        message=offer.message,
+        status=offer.status,
+        requires_approval=False,
+        evidence=[],
+    )
