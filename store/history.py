@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pandas as pd
 from sqlalchemy import select, text
@@ -114,3 +115,23 @@ def set_category_link(
         ),
         {"org": org_id, "category": category, "code": series_code, "note": note},
     )
+
+
+def typical_quantity(
+    *, session: Session, org_id: uuid.UUID, item_id: int, unit: str, until: dt.date
+) -> Decimal | None:
+    """Return the median quantity quoted for an item in ``unit`` before ``until``, if any.
+
+    Unit prices fall with quantity, so a question that gives none is answered for the size
+    of order this buyer usually places, not for one unit.
+    """
+    value = session.execute(
+        text(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY quantity) FROM quote_lines "
+            "WHERE org_id = :org AND item_id = :item AND unit = :unit AND quote_date < :until"
+        ),
+        {"org": org_id, "item": item_id, "unit": unit, "until": until},
+    ).scalar()
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal(1)) or Decimal(1)

@@ -22,7 +22,11 @@ class PredictPriceInput(BaseModel):
     """What to price."""
 
     item: str = Field(description="Item code, another system's code, or a description.")
-    quantity: Decimal = Field(gt=0, description="Quantity, in ``unit``.")
+    quantity: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Quantity, in ``unit``; default the median quantity quoted for the item.",
+    )
     unit: str | None = Field(default=None, description="Unit of the quantity and the price.")
     supplier: str | None = Field(default=None, description="Supplier quoting, if known.")
     date: dt.date | None = Field(default=None, description="Quote date; default the as-of date.")
@@ -62,9 +66,17 @@ def predict_price(ctx: ToolContext, args: PredictPriceInput) -> PredictPriceOutp
     catalog = UnitCatalog.load(ctx.session)
     item_unit = catalog.get(item.unit or args.unit or "ea").code
     unit = catalog.get(args.unit).code if args.unit else item_unit
-    quantity_in_item_unit = catalog.convert_quantity(args.quantity, unit, item_unit)
-    supplier = resolve_supplier(ctx, args.supplier) if args.supplier else None
     when = args.date or ctx.as_of
+    asked = args.quantity
+    if asked is None:
+        typical = history.typical_quantity(
+            session=ctx.session, org_id=ctx.org_id, item_id=item.id, unit=item_unit, until=when
+        )
+        if typical is None:
+            raise InvalidInputError(f"give a quantity: {item.code} has no earlier quotes")
+        asked = catalog.convert_quantity(typical, item_unit, unit)
+    quantity_in_item_unit = catalog.convert_quantity(asked, unit, item_unit)
+    supplier = resolve_supplier(ctx, args.supplier) if args.supplier else None
     model, version = load_price_model(session=ctx.session, org_id=ctx.org_id)
     reference = history.quote_history(session=ctx.session, org_id=ctx.org_id, until=when)
     if reference.empty:
@@ -110,7 +122,7 @@ def predict_price(ctx: ToolContext, args: PredictPriceInput) -> PredictPriceOutp
     return PredictPriceOutput(
         item_code=item.code,
         item_name=item.name,
-        quantity=args.quantity,
+        quantity=asked,
         p10=money(band["p10"]),
         p50=money(band["p50"]),
         p90=money(band["p90"]),

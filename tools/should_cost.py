@@ -11,6 +11,7 @@ from core.errors import InvalidInputError
 from core.money import Price
 from ml.should_cost import build_up, calibrate, shipped_template
 from store import history
+from store.models import Item
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
 from tools.items import resolve_item
@@ -21,7 +22,11 @@ class ShouldCostInput(BaseModel):
     """The item (or category) and quantity to cost."""
 
     item: str = Field(description="Item code or description; its category picks the template.")
-    quantity: Decimal = Field(gt=0, description="Quantity, in ``unit``.")
+    quantity: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Quantity, in ``unit``; default the median quantity quoted for the item.",
+    )
     unit: str | None = Field(
         default=None, description="Unit of the quantity; default the template's."
     )
@@ -57,6 +62,17 @@ class ShouldCostOutput(BaseModel):
     evidence: list[Evidence]
 
 
+def _typical_quantity(ctx: ToolContext, item: Item, unit: str, when: dt.date) -> Decimal:
+    catalog = UnitCatalog.load(ctx.session)
+    item_unit = catalog.get(item.unit or unit).code
+    typical = history.typical_quantity(
+        session=ctx.session, org_id=ctx.org_id, item_id=item.id, unit=item_unit, until=when
+    )
+    if typical is None:
+        raise InvalidInputError(f"give a quantity: {item.code} has no earlier quotes to size from")
+    return catalog.convert_quantity(typical, item_unit, unit)
+
+
 def should_cost(ctx: ToolContext, args: ShouldCostInput) -> ShouldCostOutput:
     """Build up what an item should cost: materials at index-linked prices, labour and
     equipment, overhead, SG&A and margin, each line with its source.
@@ -76,8 +92,9 @@ def should_cost(ctx: ToolContext, args: ShouldCostInput) -> ShouldCostOutput:
         ) from None
     catalog = UnitCatalog.load(ctx.session)
     unit = catalog.get(args.unit).code if args.unit else template.unit
-    quantity = catalog.convert_quantity(args.quantity, unit, template.unit)
     when = args.date or ctx.as_of
+    asked = args.quantity or _typical_quantity(ctx, item, unit, when)
+    quantity = catalog.convert_quantity(asked, unit, template.unit)
     codes = sorted({m.index for m in template.material if m.index})
     index_obs = history.index_observations(
         session=ctx.session, org_id=ctx.org_id, codes=codes or None
@@ -110,7 +127,7 @@ def should_cost(ctx: ToolContext, args: ShouldCostInput) -> ShouldCostOutput:
         item_code=item.code,
         category=item.category,
         template=template_name(item.category),
-        quantity=args.quantity,
+        quantity=asked,
         unit=unit,
         lines=[
             CostLineOut(

@@ -27,7 +27,9 @@ INJECTION_NOTE = (
 def help_text() -> str:
     """What the assistant can do, for a message it could not place."""
     return (
-        "I can help with: what an item should cost (fair-price band), price history, quote "
+        "I answer pricing and procurement questions about your items, quotes, suppliers and "
+        "market prices. I can help with: what an item should cost (fair-price band), "
+        "price history, quote "
         "leveling for an RFQ, should-cost build-ups, anomaly checks, price forecasts, "
         "supplier price-increase requests, negotiation targets, supplier scorecards, ERP "
         "purchase orders and contracts, item search, and drafting counter-offers for your "
@@ -180,6 +182,20 @@ def _position(price: Decimal, out: dict[str, Any]) -> str:
     else:
         where = "above P90: high against comparable quotes — push back or re-bid"
     return f"The price you quoted, {num(price)}, is {where} ({float(gap):+.1f}% vs P50)."
+
+
+def _against_plan(price: Decimal, out: dict[str, Any]) -> str:
+    """A price the buyer was offered, read against the negotiation plan."""
+    target = Decimal(str(out["target_price"]["amount"]))
+    walk = Decimal(str(out["walk_away_price"]["amount"]))
+    unit = out["target_price"].get("unit", "")
+    if price > walk:
+        where = "above your walk-away: do not accept it as it stands"
+    elif price > target:
+        where = "between target and walk-away: acceptable, but counter toward the target"
+    else:
+        where = "at or below the target: a good offer"
+    return f"Their price, {price_text(price)}/{unit} as you gave it, is {where}."
 
 
 def _compare(out: dict[str, Any]) -> list[str]:
@@ -372,12 +388,21 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
 
 
 def compose_answer(
-    reading: Reading, tools: list[str], runs: list[ToolRun], problem: str | None
+    reading: Reading,
+    tools: list[str],
+    runs: list[ToolRun],
+    problem: str | None,
+    notes: list[str] | None = None,
 ) -> str:
     """Write the answer from this turn's tool results."""
     parts: list[str] = []
     if reading.injection:
         parts.append(INJECTION_NOTE)
+    if reading.off_topic and not tools:
+        parts.append(
+            "That is outside what I can do: I only answer pricing and procurement questions."
+        )
+    parts += notes or []
     shown = [r for r in runs if r.name != "search_items" or tools == ["search_items"]]
     for run in shown:
         if run.error:
@@ -388,13 +413,15 @@ def compose_answer(
         lines = [line for line in render(output) if line]
         if run.name == "predict_price" and reading.price is not None and output.get("p50"):
             lines.insert(1, _position(reading.price, output))
+        if run.name == "negotiation_advice" and reading.price is not None:
+            lines.insert(1, _against_plan(reading.price, output))
         evidence = _evidence(output)
         if evidence:
             lines.append(evidence)
         parts.append("\n".join(lines))
     if problem:
         parts.append(problem)
-    if not parts or (not shown and not problem):
-        return help_text()
+    if not shown and not problem and not notes:
+        return "\n\n".join([*parts, help_text()])
     parts.append(OFFLINE_NOTE)
     return "\n\n".join(parts)

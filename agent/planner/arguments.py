@@ -78,7 +78,7 @@ def _anomalies(s: Slots) -> Built:
 def _forecast(s: Slots) -> Built:
     r = s.reading
     series = r.series if not r.item_code else None
-    if series and len(r.item_text.split()) <= 1:
+    if series and (r.index_named or len(r.item_text.split()) <= 1):
         args: dict[str, Any] = {"series": series}
     elif s.item:
         args = {"item": s.item}

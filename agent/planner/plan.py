@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
-from agent.planner.answer import compose_answer, help_text
+from agent.planner.answer import compose_answer, help_text, num
 from agent.planner.arguments import Slots, arguments
 from agent.planner.lexicon import Lexicon
 from agent.planner.reading import Reading, read_message
@@ -35,6 +36,7 @@ PIPELINE = (
     "negotiation_advice",
     "draft_counter_offer",
 )
+RFQ_TOOLS = {"compare_quotes", "detect_anomalies", "negotiation_advice"}
 NEEDS_ITEM = {"price_history", "predict_price", "should_cost", "check_price_increase"}
 
 
@@ -55,6 +57,7 @@ class Frame:
     tools: list[str] = field(default_factory=list)
     args: dict[str, Any] = field(default_factory=dict)
     ranking: list[str] = field(default_factory=list)
+    leveling: dict[str, Any] = field(default_factory=dict)  # the last compare_quotes result
 
 
 def _runs(messages: list[AnyMessage]) -> list[ToolRun]:
@@ -116,6 +119,8 @@ def _frame(earlier: list[AnyMessage]) -> Frame:
             order = supplier_order(run.output)
             if order and run.name in {"compare_quotes", "price_history", "detect_anomalies"}:
                 frame.ranking = order
+            if run.name == "compare_quotes":
+                frame.leveling = run.output
     # Only the most recent turn's tools are "what we were doing".
     last_human = max((i for i, m in enumerate(earlier) if isinstance(m, HumanMessage)), default=-1)
     recent = _runs(earlier[last_human:]) if last_human >= 0 else []
@@ -145,6 +150,8 @@ def choose_tools(reading: Reading, frame: Frame) -> list[str]:
         wanted.discard("compare_quotes")
     if "draft_counter_offer" in wanted:
         wanted.discard("negotiation_advice")
+    if "check_price_increase" in wanted and (reading.percent or reading.price):
+        wanted.discard("negotiation_advice")  # "should I push back?" is what the check answers
     weak_increase = reading.intents.get("check_price_increase", 0.0) < 3.0
     if weak_increase and not (reading.percent or reading.price):
         wanted.discard("check_price_increase")
@@ -245,6 +252,59 @@ def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
 
 
+def _item_for(
+    reading: Reading, tools: list[str], runs: list[ToolRun], frame: Frame
+) -> tuple[str | None, AIMessage | None]:
+    """The item code the calls use, or the message to send first (a search, a question)."""
+    series_only = (
+        tools == ["forecast_price"]
+        and bool(reading.series)
+        and (reading.index_named or len(reading.item_text.split()) <= 1)
+    )
+    # With an RFQ named, its bids are the subject: words beside it do not name a new item.
+    rfq_scoped = bool(reading.rfq) and not reading.item_code and set(tools) <= RFQ_TOOLS
+    if series_only or rfq_scoped:
+        return None, None
+    item_named = bool(reading.item_text or reading.item_code)
+    if not (item_named or tools == ["search_items"] or any(t in NEEDS_ITEM for t in tools)):
+        remembered = frame.args.get("item")
+        return (str(remembered) if remembered else None), None
+    item, problem = _resolved_item(reading, runs, frame)
+    if item is None and problem is None:
+        search = arguments("search_items", _slots(reading, frame, None))
+        assert isinstance(search, dict)
+        return None, AIMessage("", tool_calls=[_call("search_items", search)])
+    if problem and tools != ["search_items"]:
+        if any(t in NEEDS_ITEM for t in tools) or not reading.intents:
+            return None, AIMessage(compose_answer(reading, tools, runs, problem))
+        return None, None  # the words named no item; the tools asked for do not need one
+    return item, None
+
+
+def _ranking_note(reading: Reading, frame: Frame) -> list[str]:
+    """Where the supplier a follow-up points at stood in the last leveling."""
+    supplier = _supplier(reading, frame)
+    bids = frame.leveling.get("bid_totals") or []
+    if reading.supplier_ordinal is None or not supplier or not bids:
+        return []
+    mine = next((b for b in bids if b.get("supplier") == supplier), None)
+    if mine is None:
+        return []
+    first = bids[0]
+    gap = Decimal(str(mine["landed_total"])) - Decimal(str(first["landed_total"]))
+    currency = frame.leveling.get("currency", "")
+    behind = (
+        f", {currency} {num(gap)} ({float(gap / Decimal(str(first['landed_total'])) * 100):.1f}%) "
+        f"behind {first['supplier']}"
+        if gap > 0
+        else ""
+    )
+    return [
+        f"In the leveling of {frame.leveling.get('rfq')}, {supplier} ranked {mine['rank']} "
+        f"at {currency} {num(mine['landed_total'])}{behind}."
+    ]
+
+
 def next_message(messages: list[AnyMessage], lexicon: Lexicon, *, as_of: dt.date) -> AIMessage:
     """Return the planner's next message: tool calls, or the answer."""
     last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
@@ -253,27 +313,12 @@ def next_message(messages: list[AnyMessage], lexicon: Lexicon, *, as_of: dt.date
     reading = read_message(str(messages[last_human].content), lexicon, as_of=as_of)
     frame = _frame(messages[:last_human])
     runs = _runs(messages[last_human:])
-    tools = choose_tools(reading, frame)
+    tools = [] if reading.off_topic and not reading.intents else choose_tools(reading, frame)
     if not tools:
         return AIMessage(compose_answer(reading, [], [], None))
-    item_named = bool(reading.item_text or reading.item_code)
-    series_only = (
-        tools == ["forecast_price"] and bool(reading.series) and len(reading.item_text.split()) <= 1
-    )
-    item: str | None = None
-    if series_only:
-        item = None
-    elif item_named or tools == ["search_items"] or any(t in NEEDS_ITEM for t in tools):
-        item, problem = _resolved_item(reading, runs, frame)
-        if item is None and problem is None:
-            search = arguments("search_items", _slots(reading, frame, None))
-            assert isinstance(search, dict)
-            return AIMessage("", tool_calls=[_call("search_items", search)])
-        if problem and tools != ["search_items"]:
-            return AIMessage(compose_answer(reading, tools, runs, problem))
-    else:
-        remembered = frame.args.get("item")
-        item = str(remembered) if remembered else None
+    item, early = _item_for(reading, tools, runs, frame)
+    if early is not None:
+        return early
     done = {r.name for r in runs}
     calls: list[dict[str, Any]] = []
     questions: list[str] = []
@@ -287,4 +332,5 @@ def next_message(messages: list[AnyMessage], lexicon: Lexicon, *, as_of: dt.date
             calls.append(_call(tool, args))
     if calls:
         return AIMessage("", tool_calls=calls)
-    return AIMessage(compose_answer(reading, tools, runs, " ".join(questions) or None))
+    notes = _ranking_note(reading, frame)
+    return AIMessage(compose_answer(reading, tools, runs, " ".join(questions) or None, notes))

@@ -44,7 +44,8 @@ INTENTS: dict[str, list[Pattern]] = {
         ),
         (r"\d\s*(%|percent|pct) (more|higher|up)\b", 2.0),
         (r"\bjustified\b|\bjustify\b", 1.5),
-        (r"\bgo(ing)? up by\b", 2.0),
+        (r"\bgo(es|ing)? up\b.{0,20}\d\s*(%|percent|pct)", 3.0),
+        (r"\d\s*(%|percent|pct) (increase|hike|rise)", 3.0),
     ],
     "forecast_price": [
         (r"\bforecast", 3.0),
@@ -70,7 +71,7 @@ INTENTS: dict[str, list[Pattern]] = {
         (r"\bcost to (make|produce|place|install)\b", 2.5),
     ],
     "predict_price": [
-        (r"\bfair\b", 2.0),
+        (r"\bfair\b|\blegit\b|\bsane\b|\bok(ay)?\b price", 2.0),
         (r"\bwhat should\b.{0,60}\bcost\b", 3.0),
         (r"\bhow much (should|would|does|will)\b", 2.5),
         (r"\bexpected price\b|\bprice band\b|\bprice range\b|\bfair value\b", 2.5),
@@ -101,6 +102,10 @@ INTENTS: dict[str, list[Pattern]] = {
         (r"\bred flags?\b|\bout of line\b|\bsanity[- ]?check\b|\bfishy\b", 3.0),
         (r"\bbid rigging\b|\bcollusion\b|\berrors?\b in", 2.5),
         (r"\bflag(ged|s)?\b", 1.5),
+        (
+            r"\b(look|looks|looked|looking|seems?|seemed) (off|wrong|strange|high|too high|low)\b",
+            2.5,
+        ),
     ],
     "price_history": [
         (r"\bhistory\b|\bhistoric(al)?\b", 3.0),
@@ -114,6 +119,8 @@ INTENTS: dict[str, list[Pattern]] = {
     ],
     "supplier_scorecard": [
         (r"score ?card", 4.0),
+        (r"\bhow many (projects|jobs|rfqs|bids|lettings)\b.{0,40}\b(they|he|she|it)\b", 2.5),
+        (r"\bhow often (are|is|do|does) (they|it|he|she)\b", 2.0),
         (
             r"\bhow (is|has|are|have|does|do) .{0,50}"
             r"\b(doing|performing|performed|done|compare|stack)\b",
@@ -149,6 +156,10 @@ INTENT_THRESHOLD = 1.5
 
 # Words that carry the question, not the item: dropped before the item search.
 _STOPWORD_TEXT = """
+    second-lowest third-lowest next-lowest runner-up lowest-priced legit
+    spread between came come comes coming pull pulled looked looks seem seems seemed lately
+    often legit says said run running headed heading behind far per-unit unit lb-wise
+    sure maybe actually basically kind sort thing things stuff whats hows number's
     anything something everything goes going help helping looking look see
     a an the and or but if of for to in on at by with from into about as is are was were be been
     being do does did doing have has had having i we you our us my me your they them their it
@@ -222,6 +233,8 @@ class Reading:
     item_text: str = ""
     item_code: str | None = None
     injection: bool = False
+    index_named: bool = False  # "index", "PPI": the market series, not our item
+    off_topic: bool = False
 
     def wants(self, tool: str) -> bool:
         """Tell whether the message asks for ``tool``."""
@@ -271,7 +284,7 @@ def _unit_code(lexicon: Lexicon, spelling: str) -> str | None:
 def _find_rfq(text: _Text, lexicon: Lexicon) -> str | None:
     codes = {re.sub(r"[\s-]", "", c).upper(): c for c in lexicon.rfq_codes}
     # Spelled as stored, with any spacing around the dash ("B -40276-A", "B-40276-A").
-    match = text.take(r"\b[A-Z]{1,3}\s*-\s*\d{4,6}(?:\s*-\s*[A-Z0-9]{1,3})?\b")
+    match = text.take(r"\b[A-Z]{1,3}\s*-\s*\d{4,6}(?:\s*-\s*[A-Z0-9]{1,3})?\b", 0)
     if match:
         key = re.sub(r"[\s-]", "", match.group(0)).upper()
         if key in codes:
@@ -279,6 +292,8 @@ def _find_rfq(text: _Text, lexicon: Lexicon) -> str | None:
         for stored_key, code in codes.items():
             if stored_key.startswith(key) or key.startswith(stored_key):
                 return code
+        # Not one of ours: pass it on as written, so the tool says it does not exist.
+        return re.sub(r"\s+", " ", match.group(0)).strip()
     # "project 40276", "contract #40276", "RFQ 40276"
     match = text.take(
         r"\b(?:project|contract|rfq|job|letting|proj\.?)\s*(?:no\.?|number|#)?\s*(\d{4,6})\b"
@@ -335,14 +350,21 @@ def _find_series(text: str, lexicon: Lexicon) -> str | None:
     for code in lexicon.series:
         if re.search(rf"\b{re.escape(code)}\b", text, re.IGNORECASE):
             return code
-    asked = {w for w in words(text) if len(w) > 3 and w.lower() not in STOPWORDS}
+    asked = {w for w in words(text) if len(w) >= 3 and w.lower() not in STOPWORDS}
+    asked -= {"PRICE", "PRICES", "COST", "INDEX", "PPI"}
     if not asked or not MARKET_WORDS.search(text):
         return None
-    best: tuple[int, int, str] | None = None
-    for code, name in lexicon.series.items():
-        overlap = len(asked & set(words(name)))
-        if overlap:
-            candidate = (overlap, -len(name), code)
+    # Rarer words decide: "hot-rolled" picks hot-rolled bars, not every steel series.
+    named = {code: set(words(name)) for code, name in lexicon.series.items()}
+    frequency: dict[str, int] = {}
+    for vocabulary in named.values():
+        for word in vocabulary:
+            frequency[word] = frequency.get(word, 0) + 1
+    best: tuple[float, int, str] | None = None
+    for code, vocabulary in named.items():
+        score = sum(1 / frequency[w] for w in asked & vocabulary)
+        if score:
+            candidate = (score, -len(lexicon.series[code]), code)
             if best is None or candidate > best:
                 best = candidate
     return best[2] if best else None
@@ -368,7 +390,32 @@ def _horizon(text: str) -> int | None:
     return None
 
 
-def _period(text: str, as_of: dt.date) -> tuple[dt.date | None, dt.date | None]:
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+
+
+def _period(text: str, as_of: dt.date) -> tuple[dt.date | None, dt.date | None]:  # noqa: PLR0911
+    if re.search(r"\b(this|the current) year\b|\bytd\b|\byear to date\b", text, re.IGNORECASE):
+        return dt.date(as_of.year, 1, 1), None
+    if re.search(
+        r"\bwhole history\b|\ball[- ]time\b|\bever\b|\ball (of )?(the )?history\b|"
+        r"\bfull history\b|\bsince (the )?(start|beginning)\b",
+        text,
+        re.IGNORECASE,
+    ):
+        return dt.date(1900, 1, 1), None
+    month = re.search(
+        r"\bsince\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(20\d\d)\b",
+        text,
+        re.IGNORECASE,
+    )
+    if month:
+        return dt.date(int(month.group(2)), _MONTHS[month.group(1).lower()], 1), None
     match = re.search(r"\bsince\s+(20\d\d)(?:-(\d\d))?\b", text)
     if match:
         return dt.date(int(match.group(1)), int(match.group(2) or 1), 1), None
@@ -388,6 +435,12 @@ def _period(text: str, as_of: dt.date) -> tuple[dt.date | None, dt.date | None]:
         return as_of.replace(year=as_of.year - 1), None
     return None, None
 
+
+OFF_TOPIC = re.compile(
+    r"\bweather\b|\bforecast for (rain|snow)\b|\bjoke\b|\brecipe\b|\bsports?\b|\bscore of the\b|"
+    r"\bpoem\b|\bhoroscope\b|\bstock market\b|\bnews\b",
+    re.IGNORECASE,
+)
 
 INJECTION = re.compile(
     r"ignore (all |any )?(previous|prior|above|earlier) (instructions|prompts?)|"
@@ -450,7 +503,7 @@ def _read_item(text: _Text, reading: Reading) -> None:
     text.take(PERIOD_PHRASE)
     remaining = [
         w
-        for w in re.findall(r"#?\d+(?:\.\d+)?\"?|[A-Za-z][A-Za-z0-9'&/.-]*", text.rest)
+        for w in re.findall(r"#?\d+(?:\.\d+)?[A-Za-z]?\"?|[A-Za-z][A-Za-z0-9'&/.-]*", text.rest)
         if w.lower().strip(".'") not in STOPWORDS and len(w.strip(".")) > 0
     ]
     reading.item_text = " ".join(remaining).strip(" .,?!")
@@ -468,6 +521,8 @@ def read_message(message: str, lexicon: Lexicon, *, as_of: dt.date) -> Reading:
     """Read one buyer message against the organisation's names."""
     reading = Reading(text=message)
     reading.injection = bool(INJECTION.search(message))
+    reading.index_named = bool(re.search(r"\bindex\b|\bppi\b|\bWPU\w*", message, re.IGNORECASE))
+    reading.off_topic = bool(OFF_TOPIC.search(message))
     for tool, patterns in INTENTS.items():
         score = sum(w for pattern, w in patterns if re.search(pattern, message, re.IGNORECASE))
         if score:

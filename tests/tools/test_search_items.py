@@ -295,6 +295,7 @@ def test_factory_chooses_local_without_a_key_and_openai_with_one(fake_openai):
         openai_api_key="test-key-not-real-123",
         openai_base_url=fake_openai,
         openai_embedding_model="fake-embed",
+        embedding_provider="auto",  # the test session pins "local" in the environment
     )
     chosen = make_embedder(keyed)
     assert isinstance(chosen, OpenAIEmbedder)
