@@ -429,8 +429,8 @@ def _period(text: str, as_of: dt.date) -> tuple[dt.date | None, dt.date | None]:
         n = int(raw) if raw.isdigit() else _WORD_NUMBERS.get(raw, 0)
         if n:
             months = n * (12 if match.group(2).lower().startswith("year") else 1)
-            year, month = divmod(as_of.year * 12 + as_of.month - 1 - months, 12)
-            return dt.date(year, month + 1, 1), None
+            start_year, start_month = divmod(as_of.year * 12 + as_of.month - 1 - months, 12)
+            return dt.date(start_year, start_month + 1, 1), None
     if re.search(r"\b(last|past) year\b", text, re.IGNORECASE):
         return as_of.replace(year=as_of.year - 1), None
     return None, None
