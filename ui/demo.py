@@ -171,6 +171,21 @@ def show_store(db: Database, org_id: uuid.UUID, console: Console) -> None:
         console.print(table)
 
 
+EXAMPLE_QUESTION = "What should 500 tons of epoxy coated rebar cost?"
+
+
+def ask_example(db: Database, org_id: uuid.UUID, console: Console) -> None:
+    """Ask the agent one buyer question, to show it working on the sample."""
+    from agent import run_turn
+
+    console.print(f"asking the agent: {EXAMPLE_QUESTION}")
+    result = run_turn(EXAMPLE_QUESTION, database=db, org_id=org_id, user_id="demo")
+    tools = ", ".join(call.name for call in result.tool_calls) or "no tools"
+    console.print(f"({result.mode}; called {tools})", markup=False)
+    console.print(result.answer, markup=False, highlight=False)
+    console.print('ask your own: pricing-agent ask "…" [--thread ID] [--json]', markup=False)
+
+
 def run_demo(db: Database, *, org_name: str, serve: bool, console: Console) -> None:
     """Migrate, load the sample into ``org_name`` when empty, and show the result."""
     console.print(f"store: {db.describe()}")
@@ -189,6 +204,7 @@ def run_demo(db: Database, *, org_name: str, serve: bool, console: Console) -> N
     show_store(db, org_id, console)
     console.print("models:")
     train_if_needed(db, org_id, console)
+    ask_example(db, org_id, console)
     if serve:
         # The API and chat arrive with the service issue; until then the demo ends here.
         console.print("nothing to serve yet: the API and chat are not built; done")

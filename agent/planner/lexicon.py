@@ -56,15 +56,12 @@ def load_lexicon(session: Session, org_id: uuid.UUID) -> Lexicon:
         select(Item.code, Item.name, Item.category).where(Item.org_id == org_id)
     ).all()
     item_words = {w for _, name, _ in items for w in words(name or "") if len(w) > 1}
-    volume: dict[int, int] = dict(
-        session.execute(
-            select(QuoteLine.supplier_id, func.count())
-            .where(QuoteLine.org_id == org_id)
-            .group_by(QuoteLine.supplier_id)
-        )
-        .tuples()
-        .all()
-    )
+    counts = session.execute(
+        select(QuoteLine.supplier_id, func.count())
+        .where(QuoteLine.org_id == org_id)
+        .group_by(QuoteLine.supplier_id)
+    ).all()
+    volume: dict[int, int] = {row[0]: row[1] for row in counts}
     suppliers = []
     for sid, name in session.execute(
         select(Supplier.id, Supplier.name).where(Supplier.org_id == org_id)

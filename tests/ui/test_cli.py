@@ -131,6 +131,7 @@ def test_demo_loads_trains_and_the_model_commands_work(cli):
     assert "81,239 quote lines from 134 suppliers on 93 items" in first
     assert "price model v1: trained on 81,239 rows" in first
     assert "forecast model v1" in first
+    assert "(offline; called search_items, predict_price)" in first
     second = cli("demo", "--org", org, "--no-serve").stdout
     assert "already holds data; not reloading" in second
     assert "models already trained and active" in second
@@ -173,4 +174,25 @@ def test_demo_loads_trains_and_the_model_commands_work(cli):
     assert "v1 is active again" in cli("models", "rollback", "price", "--org", org).stdout
     bad = cli("evaluate", "price", "--org", org, "--split", "time", check=False)
     assert bad.returncode == 1
+
+    # One agent turn from the terminal, as one JSON object, then a follow-up in its thread.
+    asked = json.loads(cli("ask", "Compare the bids on B -40276-A", "--org", org, "--json").stdout)
+    assert set(asked) == {"answer", "tool_calls", "thread_id", "mode"}
+    assert asked["mode"] == "offline"
+    assert asked["tool_calls"] == [{"name": "compare_quotes", "args": {"rfq": "B -40276-A"}}]
+    follow = json.loads(
+        cli(
+            "ask",
+            "and the second lowest bidder?",
+            "--org",
+            org,
+            "--thread",
+            asked["thread_id"],
+            "--json",
+        ).stdout
+    )
+    assert follow["thread_id"] == asked["thread_id"]
+    assert [c["name"] for c in follow["tool_calls"]] == ["supplier_scorecard"]
+    refused = cli("ask", "--approve", "--org", org, check=False)
+    assert refused.returncode != 0
     assert "needs --cutoff" in bad.stderr
