@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from agent.context import RunContext
 from agent.state import PendingApproval
 from core.errors import PricingAgentError
-from tools.base import ToolContext
 from tools.counter_offer import CounterOfferDecision, decide_counter_offer
 
 
@@ -30,15 +29,8 @@ def apply_decision(run: RunContext, pending: PendingApproval, decision: Decision
     who = decision.by or run.user_id
     try:
         with run.session_factory(run.org_id) as session:
-            ctx = ToolContext(
-                session=session,
-                org_id=run.org_id,
-                as_of=run.as_of,
-                actor=who,
-                thread_id=run.thread_id,
-            )
             decided = decide_counter_offer(
-                ctx,
+                run.tool_context(session, actor=who),
                 draft_id,
                 CounterOfferDecision(
                     approved=decision.approved, by=who, note=decision.note, outcome=decision.outcome

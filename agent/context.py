@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from agent.settings import AgentSettings
 from core.settings import Settings
+from tools.base import ToolContext
 
 SessionFactory = Callable[[uuid.UUID], AbstractContextManager[Session]]
 Mode = Literal["offline", "llm"]
@@ -36,3 +37,13 @@ class RunContext:
     settings: Settings
     agent_settings: AgentSettings
     as_of: dt.date
+
+    def tool_context(self, session: Session, actor: str | None = None) -> ToolContext:
+        """The tool context of this turn on ``session``; ``actor`` defaults to the agent."""
+        return ToolContext(
+            session=session,
+            org_id=self.org_id,
+            as_of=self.as_of,
+            actor=actor or f"agent:{self.user_id}",
+            thread_id=self.thread_id,
+        )

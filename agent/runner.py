@@ -6,13 +6,14 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 from pydantic import BaseModel, Field
+from typing_extensions import Unpack
 
 from agent.approvals import Decision
 from agent.context import Mode, RunContext, SessionFactory
@@ -20,6 +21,7 @@ from agent.graph import build_graph
 from agent.llm import make_chat_model
 from agent.planner.answer import money
 from agent.planner.lexicon import Lexicon, load_lexicon
+from agent.planner.model import OfflinePlanner
 from agent.settings import AgentSettings, get_agent_settings
 from core.errors import ConflictError, InvalidInputError
 from core.settings import Settings
@@ -86,6 +88,18 @@ class TurnEvent(BaseModel):
     result: TurnResult | None = None
 
 
+class TurnOptions(TypedDict, total=False):
+    """The optional parts of a turn, shared by ``run_turn`` and ``stream_turn``."""
+
+    thread_id: str | None  # continue this conversation; default a new one
+    as_of: dt.date | None  # the date the question is asked as of; default today
+    settings: Settings | None  # default the database's settings
+    agent_settings: AgentSettings | None
+    decision: Decision | None  # approve or reject the action the thread waits on
+    model: BaseChatModel | None  # a chat model to use instead of the configured one
+    session_factory: SessionFactory | None  # default ``database.session_scope``
+
+
 @contextmanager
 def _turn(
     message: str | None,
@@ -93,13 +107,7 @@ def _turn(
     database: Database,
     org_id: uuid.UUID,
     user_id: str,
-    thread_id: str | None,
-    as_of: dt.date | None,
-    settings: Settings | None,
-    agent_settings: AgentSettings | None,
-    decision: Decision | None,
-    model: BaseChatModel | None,
-    session_factory: SessionFactory | None,
+    **options: Unpack[TurnOptions],
 ) -> Iterator[tuple[Any, Any, RunnableConfig, RunContext, int]]:
     """Open the thread, its checkpointer and the compiled graph; yield what to run."""
     if message is not None:
@@ -108,14 +116,15 @@ def _turn(
             raise InvalidInputError("the message is empty")
         if len(message) > MAX_MESSAGE_CHARS:
             raise InvalidInputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-    elif decision is None:
+    decision = options.get("decision")
+    if message is None and decision is None:
         raise InvalidInputError("give a message, or a decision on the pending action")
     if not user_id.strip():
         raise InvalidInputError("a turn needs the user who asks")
-    settings = settings or database.settings
-    agent_settings = agent_settings or get_agent_settings()
-    factory: SessionFactory = session_factory or database.session_scope
-    thread_id = thread_id or threads.new_thread_id()
+    settings = options.get("settings") or database.settings
+    agent_settings = options.get("agent_settings") or get_agent_settings()
+    factory: SessionFactory = options.get("session_factory") or database.session_scope
+    thread_id = options.get("thread_id") or threads.new_thread_id()
     with factory(org_id) as session:
         threads.claim_thread(
             session=session,
@@ -129,12 +138,13 @@ def _turn(
         with factory(org_id) as session:
             return load_lexicon(session, org_id)
 
-    mode: Mode = "llm"
-    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    as_of = options.get("as_of") or dt.datetime.now(dt.UTC).date()
+    model = options.get("model")
+    mode: Mode
     if model is None:
         model, mode = make_chat_model(settings, lexicon, as_of=as_of)
     else:
-        mode = "offline" if type(model).__name__ == "OfflinePlanner" else "llm"
+        mode = "offline" if isinstance(model, OfflinePlanner) else "llm"
     run = RunContext(
         org_id=org_id,
         user_id=user_id,
@@ -227,28 +237,16 @@ def run_turn(
     database: Database,
     org_id: uuid.UUID,
     user_id: str,
-    thread_id: str | None = None,
-    as_of: dt.date | None = None,
-    settings: Settings | None = None,
-    agent_settings: AgentSettings | None = None,
-    decision: Decision | None = None,
-    model: BaseChatModel | None = None,
-    session_factory: SessionFactory | None = None,
+    **options: Unpack[TurnOptions],
 ) -> TurnResult:
     """Answer one message (or apply a decision on a pending action) in a thread."""
-    with _turn(
-        message,
-        database=database,
-        org_id=org_id,
-        user_id=user_id,
-        thread_id=thread_id,
-        as_of=as_of,
-        settings=settings,
-        agent_settings=agent_settings,
-        decision=decision,
-        model=model,
-        session_factory=session_factory,
-    ) as (graph, payload, config, run, before):
+    with _turn(message, database=database, org_id=org_id, user_id=user_id, **options) as (
+        graph,
+        payload,
+        config,
+        run,
+        before,
+    ):
         graph.invoke(payload, config, context=run)
         return _result(graph, config, run, before)
 
@@ -259,28 +257,16 @@ def stream_turn(
     database: Database,
     org_id: uuid.UUID,
     user_id: str,
-    thread_id: str | None = None,
-    as_of: dt.date | None = None,
-    settings: Settings | None = None,
-    agent_settings: AgentSettings | None = None,
-    decision: Decision | None = None,
-    model: BaseChatModel | None = None,
-    session_factory: SessionFactory | None = None,
+    **options: Unpack[TurnOptions],
 ) -> Iterator[TurnEvent]:
     """Run one turn, yielding answer tokens and tool steps as they happen, then ``done``."""
-    with _turn(
-        message,
-        database=database,
-        org_id=org_id,
-        user_id=user_id,
-        thread_id=thread_id,
-        as_of=as_of,
-        settings=settings,
-        agent_settings=agent_settings,
-        decision=decision,
-        model=model,
-        session_factory=session_factory,
-    ) as (graph, payload, config, run, before):
+    with _turn(message, database=database, org_id=org_id, user_id=user_id, **options) as (
+        graph,
+        payload,
+        config,
+        run,
+        before,
+    ):
         for mode, chunk in graph.stream(
             payload, config, context=run, stream_mode=["messages", "updates"]
         ):

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 from agent.context import RunContext
 from core.errors import PricingAgentError
 from tools import TOOLS, ToolSpec
-from tools.base import ToolContext
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +68,7 @@ def run_tool(run: RunContext, call: dict[str, Any]) -> tuple[ToolMessage, BaseMo
         return error_message(call_id, name, _validation_text(exc)), None
     try:
         with run.session_factory(run.org_id) as session:
-            ctx = ToolContext(
-                session=session,
-                org_id=run.org_id,
-                as_of=run.as_of,
-                actor=f"agent:{run.user_id}",
-                thread_id=run.thread_id,
-            )
-            output = spec.function(ctx, args)
+            output = spec.function(run.tool_context(session), args)
     except PricingAgentError as exc:
         return error_message(call_id, name, f"{type(exc).__name__}: {exc}"), None
     except ValidationError as exc:

@@ -22,3 +22,10 @@ class Price:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}/{self.unit}"
+
+
+def format_unit_price(amount: Decimal) -> str:
+    """Show a unit price with its cents, and up to four decimals where they carry meaning."""
+    exact = amount.quantize(Decimal("0.0001")).normalize()
+    places = max(2, -int(exact.as_tuple().exponent)) if exact != exact.to_integral() else 2
+    return f"{amount:,.{min(places, 4)}f}"

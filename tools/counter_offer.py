@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.money import format_unit_price
 from store import audit
 from store.models import CounterOffer, Item, Supplier
 from store.units import UnitCatalog
@@ -69,13 +70,6 @@ class CounterOfferDecision(BaseModel):
     outcome: Literal["approved", "rejected", "abandoned"] | None = None
 
 
-def _price_text(amount: Decimal) -> str:
-    """The offered price as written to the supplier: cents, or more decimals where given."""
-    exact = amount.normalize()
-    places = max(2, -int(exact.as_tuple().exponent)) if exact != exact.to_integral() else 2
-    return f"{amount:,.{places}f}"
-
-
 def draft_counter_offer(ctx: ToolContext, args: DraftCounterOfferInput) -> CounterOfferDraft:
     """Draft a counter-offer to a supplier for an item; a person must approve before it is sent.
 
@@ -120,7 +114,7 @@ def draft_counter_offer(ctx: ToolContext, args: DraftCounterOfferInput) -> Count
         f"Dear {supplier.name},\n\n"
         f"Thank you for your quotation{reference} for {item.name} ({item.code}). "
         f"Having reviewed current market prices and competing offers, we propose "
-        f"{currency} {_price_text(price)} per {unit}{quantity_text}.\n"
+        f"{currency} {format_unit_price(price)} per {unit}{quantity_text}.\n"
         + (f"\n{args.note.strip()}\n" if args.note else "")
         + "\nWe look forward to your reply.\n"
     )

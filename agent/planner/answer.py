@@ -10,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from core.money import format_unit_price
+
 if TYPE_CHECKING:
     from agent.planner.plan import ToolRun
     from agent.planner.reading import Reading
@@ -55,11 +57,7 @@ def money(value: Any) -> str:
     return f"{value.get('currency', '')} {price_text(amount)}/{value.get('unit', '')}"
 
 
-def price_text(amount: Decimal) -> str:
-    """Show a unit price with its cents, and up to four decimals where they carry meaning."""
-    exact = amount.quantize(Decimal("0.0001")).normalize()
-    places = max(2, -int(exact.as_tuple().exponent)) if exact != exact.to_integral() else 2
-    return f"{amount:,.{min(places, 4)}f}"
+price_text = format_unit_price
 
 
 def _evidence(output: dict[str, Any]) -> str:

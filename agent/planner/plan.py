@@ -88,7 +88,7 @@ def supplier_order(output: dict[str, Any]) -> list[str]:
         first = lines[0]
         if isinstance(first, dict) and isinstance(first.get("quotes"), list):
             output = {"quotes": first["quotes"]}
-    for key in ("bid_totals", "ranking", "quotes", "offers", "bids", "lines", "by_supplier"):
+    for key in ("bid_totals", "quotes", "lines", "by_supplier"):
         value = output.get(key)
         if isinstance(value, list) and value and isinstance(value[0], dict):
             names = [str(row["supplier"]) for row in value if row.get("supplier")]
