@@ -196,6 +196,20 @@ class Database:
             session.close()
 
     @contextmanager
+    def unscoped_session(self) -> Iterator[Session]:
+        """Open a service session bound to no organisation: it sees no tenant row.
+
+        For look-ups that run before a tenant is known, through SECURITY DEFINER
+        functions (API-key authentication).
+        """
+        session = Session(bind=self.service_engine, expire_on_commit=False)
+        try:
+            with _unavailable_as_domain_error(), session.begin():
+                yield session
+        finally:
+            session.close()
+
+    @contextmanager
     def owner_session(self) -> Iterator[Session]:
         """Open an owner session for operator work; commit on success."""
         session = Session(bind=self.owner_engine, expire_on_commit=False)
