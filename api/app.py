@@ -10,7 +10,22 @@ from fastapi import FastAPI
 from api import problems
 from api.deps import Services
 from api.metrics import Metrics, MetricsMiddleware
-from api.routers import health, predictions
+from api.routers import (
+    anomalies,
+    chat,
+    forecasts,
+    health,
+    imports,
+    items,
+    keys,
+    negotiation,
+    predictions,
+    price_increase,
+    quotes,
+    rfqs,
+    should_cost,
+    suppliers,
+)
 from api.security import KeyToucher, RateLimiter
 from api.settings import ApiSettings, get_api_settings
 from api.warmup import ModelWarmup
@@ -81,6 +96,21 @@ def create_app(
     problems.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
-    for router in (predictions.router,):
+    for module in (
+        predictions,
+        quotes,
+        should_cost,
+        anomalies,
+        forecasts,
+        price_increase,
+        negotiation,
+        items,
+        suppliers,
+        rfqs,
+        imports,
+        chat,
+        keys,
+    ):
+        router = module.router
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -23,11 +22,11 @@ from api.metrics import Metrics
 from api.problems import RateLimitedError
 from api.security import Caller, KeyToucher, RateLimiter, bearer_token
 from api.settings import ApiSettings
+from core.errors import PricingAgentError
 from core.settings import Settings
 from store import orgs
 from store.db import Database
 from store.models import ApiKey
-from core.errors import PricingAgentError
 from tools.base import ToolContext
 
 In = TypeVar("In")
@@ -130,7 +129,7 @@ def tenant(
         yield Tenant(
             caller=caller,
             session=session,
-            as_of=x_as_of or dt.date.today(),
+            as_of=x_as_of or dt.datetime.now(dt.UTC).date(),
             metrics=svc.metrics,
         )
 

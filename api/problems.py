@@ -67,7 +67,7 @@ def problem(
 
 def _field(loc: Sequence[Any]) -> str:
     # ("body", "lines", 3, "quantity") -> "lines[3].quantity"; the source goes separately.
-    parts = [p for p in loc[1:]] if loc and loc[0] in {"body", "query", "path", "header"} else loc
+    parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path", "header"} else loc
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -57,7 +57,7 @@ class ModelWarmup:
                 self._warm(org_id)
         except PricingAgentError as exc:
             self.failed["store"] = exc.message
-        except Exception as exc:  # noqa: BLE001 - a warm-up failure must not kill the process
+        except Exception as exc:
             log.exception("model warm-up failed")
             self.failed["store"] = type(exc).__name__
         finally:

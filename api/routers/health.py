@@ -42,7 +42,9 @@ def ready(svc: ServicesDep, request: Request) -> JSONResponse:
     warmup = request.app.state.warmup
     checks["models"] = warmup.status()
     ok = ok and warmup.done
-    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

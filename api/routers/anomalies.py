@@ -1,0 +1,7 @@
+"""Routes under /anomalies (to be filled in)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/anomalies", tags=["anomalies"])

@@ -1,0 +1,7 @@
+"""Routes under /negotiation (to be filled in)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/negotiation", tags=["negotiation"])
