@@ -48,7 +48,14 @@ def quote_history(
     if frame.empty:
         return frame
     frame["quote_date"] = pd.to_datetime(frame["quote_date"])
-    catalog = UnitCatalog.load(session)
+    _to_item_units(frame, UnitCatalog.load(session))
+    frame["rfq_id"] = frame["rfq_id"].astype("Int64")
+    frame["rfq_line_id"] = frame["rfq_line_id"].astype("Int64")
+    return frame
+
+
+def _to_item_units(frame: pd.DataFrame, catalog: UnitCatalog) -> None:
+    """Re-express ``quantity``, ``unit_price`` and ``unit`` in ``item_unit`` where convertible."""
     factors: dict[tuple[str, str], float] = {}
     for unit, item_unit in frame[["unit", "item_unit"]].drop_duplicates().itertuples(index=False):
         try:
@@ -63,8 +70,35 @@ def quote_history(
     frame.loc[convertible, "quantity"] = frame["quantity"][convertible] * factor[convertible]
     frame.loc[convertible, "unit_price"] = frame["unit_price"][convertible] / factor[convertible]
     frame.loc[convertible, "unit"] = frame["item_unit"][convertible]
-    frame["rfq_id"] = frame["rfq_id"].astype("Int64")
-    frame["rfq_line_id"] = frame["rfq_line_id"].astype("Int64")
+
+
+_PRICE_LINES = text(
+    """
+    SELECT ql.id AS line_id, ql.quote_date, ql.item_id, ql.supplier_id,
+           coalesce(i.unit, ql.unit) AS item_unit, ql.quantity::float8 AS quantity, ql.unit,
+           ql.unit_price::float8 AS unit_price, ql.currency
+    FROM quote_lines ql
+    JOIN items i ON i.org_id = ql.org_id AND i.id = ql.item_id
+    WHERE ql.org_id = :org
+    ORDER BY ql.quote_date, ql.id
+    """
+)
+
+
+def price_lines(*, session: Session, org_id: uuid.UUID, catalog: UnitCatalog) -> pd.DataFrame:
+    """Return all the organisation's quote lines with what pricing needs, without attributes.
+
+    The rows, their order and the columns they share with ``quote_history`` (line_id,
+    quote_date, item_id, supplier_id, item_unit, quantity, unit, unit_price, currency) are
+    exactly ``quote_history``'s; ``line_quantity`` and ``line_unit`` keep the quantity and
+    unit as quoted.
+    """
+    frame = pd.read_sql(_PRICE_LINES, session.connection(), params={"org": str(org_id)})
+    frame["quote_date"] = pd.to_datetime(frame["quote_date"])
+    frame["line_quantity"] = frame["quantity"]
+    frame["line_unit"] = frame["unit"]
+    if not frame.empty:
+        _to_item_units(frame, catalog)
     return frame
 
 
@@ -134,4 +168,9 @@ def typical_quantity(
     ).scalar()
     if value is None:
         return None
-    return Decimal(str(value)).quantize(Decimal(1)) or Decimal(1)
+    return whole_quantity(float(value))
+
+
+def whole_quantity(median: float) -> Decimal:
+    """A median quantity as ``typical_quantity`` reports it: whole, and at least one."""
+    return Decimal(str(median)).quantize(Decimal(1)) or Decimal(1)

@@ -572,6 +572,23 @@ class CategoryIndexLink(Base):
     updated_at: Mapped[dt.datetime] = _now()
 
 
+class DataGeneration(Base):
+    """A token that changes whenever data a price prediction reads changes, per organisation.
+
+    Statement-level triggers (migration 0007) set ``generation`` to a fresh value of the
+    ``data_generation_seq`` sequence after every statement that writes an organisation's
+    rows of ``store.generations.TRACKED_TABLES``. A sequence never hands a value out twice,
+    even to a transaction that rolls back, so one value names one state of the data: a
+    cache keyed by it cannot serve another state.
+    """
+
+    __tablename__ = "data_generations"
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    generation: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[dt.datetime] = _now()
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -738,6 +755,7 @@ __all__ = [
     "ContractPrice",
     "CounterOffer",
     "Currency",
+    "DataGeneration",
     "FxRate",
     "ImportRejection",
     "ImportRun",

@@ -84,6 +84,33 @@ def active(*, session: Session, org_id: uuid.UUID, kind: str) -> ModelVersion | 
     )
 
 
+def active_key(*, session: Session, org_id: uuid.UUID, kind: str) -> tuple[int, int] | None:
+    """Return (row id, version) of the active version of ``kind``, without its artifact.
+
+    Row ids are never reused and artifacts never rewritten, so the id names the artifact.
+    """
+    row = session.execute(
+        select(ModelVersion.id, ModelVersion.version).where(
+            ModelVersion.org_id == org_id,
+            ModelVersion.kind == kind,
+            ModelVersion.status == "active",
+        )
+    ).first()
+    return (int(row.id), int(row.version)) if row is not None else None
+
+
+def artifact(*, session: Session, org_id: uuid.UUID, model_id: int) -> bytes:
+    """Return the artifact of one version by row id, or raise NotFoundError."""
+    data = session.scalar(
+        select(ModelVersion.artifact).where(
+            ModelVersion.org_id == org_id, ModelVersion.id == model_id
+        )
+    )
+    if data is None:
+        raise NotFoundError(f"no model version with id {model_id}")
+    return bytes(data)
+
+
 def get(*, session: Session, org_id: uuid.UUID, kind: str, version: int) -> ModelVersion:
     """Return one version, or raise NotFoundError."""
     row = session.scalar(

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -29,6 +30,7 @@ from store.models import (
     Contract,
     ContractPrice,
     CounterOffer,
+    DataGeneration,
     FxRate,
     ImportRejection,
     ImportRun,
@@ -304,6 +306,19 @@ def model_version(session: Session, org_id: uuid.UUID, **overrides: Any) -> Mode
     return _add(session, row, overrides)
 
 
+def data_generation(session: Session, org_id: uuid.UUID) -> DataGeneration:
+    """Move the organisation's data generation (its row exists once any tracked table moved)."""
+    fresh = func.nextval("data_generation_seq")
+    session.execute(
+        insert(DataGeneration)
+        .values(org_id=org_id, generation=fresh)
+        .on_conflict_do_update(index_elements=["org_id"], set_={"generation": fresh})
+    )
+    row = session.get(DataGeneration, org_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
 def index_observation(
     session: Session, org_id: uuid.UUID, *, series_id: int, **overrides: Any
 ) -> IndexObservation:
@@ -421,6 +436,7 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
     "contracts": lambda s, o, ids: contract(s, o, supplier_id=ids["suppliers"]),
     "category_index_links": lambda s, o, ids: category_index_link(s, o),
     "model_versions": lambda s, o, ids: model_version(s, o),
+    "data_generations": lambda s, o, ids: data_generation(s, o),
     "agent_threads": lambda s, o, ids: agent_thread(s, o),
     "counter_offers": lambda s, o, ids: counter_offer(
         s, o, supplier_id=ids["suppliers"], item_id=ids["items"]

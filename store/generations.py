@@ -1,0 +1,30 @@
+"""Data generations: one token per organisation that changes whenever its prediction data does.
+
+Triggers (migration 0007) give an organisation a fresh value after every statement that
+writes its rows of ``TRACKED_TABLES``. Values come from a sequence and are never reused,
+not even by a transaction that rolls back, so equal values mean equal data: a cache
+keyed by (organisation, generation) never serves data of another state. A transaction
+sees its own uncommitted writes' value, which no other transaction will ever see.
+
+An organisation without a row has never written a tracked table since the migration
+(which seeded every organisation that existed then); ``current`` then returns 0.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import DataGeneration
+
+TRACKED_TABLES = ("items", "quote_lines", "index_series", "index_observations")
+"""The tables whose writes move the generation (what ``history.price_lines`` and
+``history.index_observations`` read)."""
+
+
+def current(*, session: Session, org_id: uuid.UUID) -> int:
+    """Return the organisation's data generation as this transaction sees it."""
+    value = session.scalar(select(DataGeneration.generation).where(DataGeneration.org_id == org_id))
+    return int(value) if value is not None else 0
