@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Services
+from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
     anomalies,
@@ -87,13 +88,17 @@ def create_app(
         summary="Fair prices, bid leveling and negotiation advice for procurement buyers.",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=api_settings.max_body_bytes,
         responses=problems.PROBLEM_RESPONSES,
     )
     app.state.services = svc
     app.state.metrics = metrics
     app.state.warmup = warmup
     problems.install(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=api_settings.max_body_bytes,
+        per_path={f"{API_PREFIX}/imports": api_settings.max_upload_bytes},
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
     for module in (

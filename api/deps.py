@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from api.metrics import Metrics
@@ -26,7 +25,6 @@ from core.errors import PricingAgentError
 from core.settings import Settings
 from store import orgs
 from store.db import Database
-from store.models import ApiKey
 from tools.base import ToolContext
 
 In = TypeVar("In")
@@ -61,6 +59,8 @@ def authenticate(
     key = bearer_token(authorization)
     with svc.database.unscoped_session() as session:
         principal = orgs.authenticate_api_key(session=session, key=key)
+        if svc.toucher.due(principal.key_id):
+            orgs.touch_api_key(session=session, org_id=principal.org_id, key_id=principal.key_id)
     wait = svc.limiter.acquire(principal.key_id)
     if wait > 0:
         seconds = svc.limiter.retry_after(wait)
@@ -120,12 +120,6 @@ def tenant(
 ) -> Iterator[Tenant]:
     """Open the caller's transaction; commit it before the response goes out."""
     with svc.database.session_scope(caller.org_id) as session:
-        if svc.toucher.due(caller.principal.key_id):
-            session.execute(
-                update(ApiKey)
-                .where(ApiKey.org_id == caller.org_id, ApiKey.id == caller.principal.key_id)
-                .values(last_used_at=func.now())
-            )
         yield Tenant(
             caller=caller,
             session=session,

@@ -90,6 +90,20 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template with its router prefix, e.g. ``/api/v1/items/{code}``.
+
+    Unmatched paths share one label, so scanners cannot blow up the number of series.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return "unmatched"
+    # FastAPI keeps an included router's prefix apart from its routes' own paths.
+    included = (scope.get("fastapi") or {}).get("included_router")
+    prefix = getattr(getattr(included, "include_context", None), "prefix", "") or ""
+    return f"{prefix}{path}"
+
+
 class MetricsMiddleware:
     """Count and time every HTTP request by its route template (never the raw path)."""
 
@@ -113,9 +127,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            # Unmatched paths share one label, so scanners cannot blow up the series count.
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             method = scope.get("method", "GET")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)

@@ -43,6 +43,18 @@ def _slug(title: str) -> str:
     return "-".join(title.lower().split())
 
 
+def problem_body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The members of a problem document (RFC 9457)."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + _slug(title),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    body.update(extra)
+    return body
+
+
 def problem(
     status: int,
     title: str,
@@ -53,15 +65,9 @@ def problem(
     **extra: Any,
 ) -> JSONResponse:
     """Build a problem+json response."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + _slug(title),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
     if instance:
-        body["instance"] = instance
-    body.update(extra)
+        extra["instance"] = instance
+    body = problem_body(status, title, detail, **extra)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

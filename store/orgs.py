@@ -118,6 +118,25 @@ def revoke_api_key(*, session: Session, org_id: uuid.UUID, key_id: int, actor: s
     )
 
 
+def list_api_keys(*, session: Session, org_id: uuid.UUID) -> list[ApiKey]:
+    """The organisation's keys, newest first (revoked ones included)."""
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.id.desc()))
+    )
+
+
+def touch_api_key(*, session: Session, org_id: uuid.UUID, key_id: int) -> None:
+    """Stamp a key's ``last_used_at``; works in an unscoped session right after authenticating."""
+    # The session may not be scoped yet (authentication runs before a tenant is known):
+    # scope this transaction to the key's own organisation so row-level security allows it.
+    session.execute(text("SELECT set_config('app.org_id', :org, true)"), {"org": str(org_id)})
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.org_id == org_id, ApiKey.id == key_id)
+        .values(last_used_at=func.now())
+    )
+
+
 def authenticate_api_key(*, session: Session, key: str) -> Principal:
     """Return the principal of an unrevoked key, or raise AuthenticationError.
 
