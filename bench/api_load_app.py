@@ -16,7 +16,9 @@ and model warm-up) and adds, on the same app:
     round trips before the prediction itself starts.
 
 Both ignore the request body (the load generator sends the prediction's body anyway, so
-the bytes on the wire are the same).
+the bytes on the wire are the same). Both are plain ``def`` routes, run in the thread pool
+as the price route and its dependencies are, so the price route differs from the
+reference by its own work only.
 """
 
 from __future__ import annotations
