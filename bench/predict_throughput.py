@@ -106,10 +106,12 @@ class TimedPriceModel(PriceModel):
         self.last_matrix = built
         return built
 
-    def predict_matrix(self, matrix: pd.DataFrame) -> pd.DataFrame:
+    def predict_matrix(
+        self, matrix: pd.DataFrame | np.ndarray, *, num_threads: int | None = None
+    ) -> pd.DataFrame:
         """Run the boosters and the band, timed."""
         started = time.perf_counter()
-        band = super().predict_matrix(matrix)
+        band = super().predict_matrix(matrix, num_threads=num_threads)
         self.booster_seconds += time.perf_counter() - started
         return band
 

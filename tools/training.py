@@ -27,6 +27,7 @@ from ml.price.model import ARTIFACT_FORMAT, PriceModel, train_price_model
 from ml.should_cost import calibrate, shipped_template
 from store import history, registry
 from store.units import UnitCatalog
+from tools import price_cache
 
 FORECAST_FORMAT = "forecasters-json-v1"
 
@@ -90,11 +91,9 @@ def train_price(*, session: Session, org_id: uuid.UUID, actor: str) -> TrainedVe
 
 
 def load_price_model(*, session: Session, org_id: uuid.UUID) -> tuple[PriceModel, int]:
-    """Return the active price model and its version number."""
-    row = registry.active(session=session, org_id=org_id, kind="price")
-    if row is None:
-        raise NotFoundError("no active price model: run `pricing-agent train price`")
-    return PriceModel.from_bytes(row.artifact), row.version
+    """Return the active price model and its version number (read once per process)."""
+    cached = price_cache.active_model(session=session, org_id=org_id)
+    return cached.model, cached.version
 
 
 def _monthly_series(index_obs: pd.DataFrame) -> dict[str, pd.Series]:

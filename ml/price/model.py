@@ -13,6 +13,7 @@ import gzip
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -20,7 +21,15 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInputError
-from ml.price.features import FeatureSpec, build_matrix, fit_spec
+from ml.price.features import (
+    FeatureSpec,
+    HistoryLookup,
+    IndexLookup,
+    LineEncoder,
+    TargetLine,
+    build_matrix,
+    fit_spec,
+)
 
 ARTIFACT_FORMAT = "lightgbm-price-v1"
 COVERAGE = 0.8
@@ -97,16 +106,33 @@ class PriceModel:
         """Build the feature matrix of ``target`` with history from ``reference``."""
         return build_matrix(target, reference, index_obs, self.spec)
 
-    def predict_matrix(self, matrix: pd.DataFrame) -> pd.DataFrame:
-        """P10/P50/P90 unit prices (in each line's item unit and currency) from features."""
-        log10, log50, log90 = raw_log_band(self.boosters, matrix)
+    @cached_property
+    def encoder(self) -> LineEncoder:
+        """Encodes lines to price straight into the boosters' input (see ``LineEncoder``)."""
+        return LineEncoder(self.spec, self.boosters["p50"].pandas_categorical)
+
+    def encode(
+        self, lines: list[TargetLine], history: HistoryLookup, index: IndexLookup
+    ) -> np.ndarray:
+        """The boosters' input rows of ``lines`` (``matrix`` as LightGBM converts it)."""
+        return self.encoder.encode(lines, history, index)
+
+    def predict_matrix(
+        self, matrix: pd.DataFrame | np.ndarray, *, num_threads: int | None = None
+    ) -> pd.DataFrame:
+        """P10/P50/P90 unit prices (in each line's item unit and currency) from features.
+
+        ``matrix`` is a feature frame or its encoded rows (``encode``); ``num_threads``
+        caps LightGBM's threads (a handful of rows is faster on one than on many).
+        """
+        log10, log50, log90 = raw_log_band(self.boosters, matrix, num_threads=num_threads)
         return pd.DataFrame(
             {
                 "p10": np.exp(log10 - self.conformal_widening),
                 "p50": np.exp(log50),
                 "p90": np.exp(log90 + self.conformal_widening),
             },
-            index=matrix.index,
+            index=matrix.index if isinstance(matrix, pd.DataFrame) else None,
         )
 
     def predict(
@@ -115,29 +141,18 @@ class PriceModel:
         """P10/P50/P90 for target lines, history drawn from ``reference``."""
         return self.predict_matrix(self.matrix(target, reference, index_obs))
 
-    def drivers(self, matrix: pd.DataFrame, *, top: int = 5) -> list[list[dict[str, Any]]]:
+    def drivers(
+        self,
+        matrix: pd.DataFrame | np.ndarray,
+        *,
+        top: int = 5,
+        num_threads: int | None = None,
+    ) -> list[list[dict[str, Any]]]:
         """Per row, the largest contributions to the P50, as % effects in buyer words."""
-        contrib = self.boosters["p50"].predict(matrix, pred_contrib=True)
-        columns = list(matrix.columns)
+        contrib = self.boosters["p50"].predict(matrix, pred_contrib=True, **_threads(num_threads))
+        columns = list(matrix.columns) if isinstance(matrix, pd.DataFrame) else self.spec.columns
         names = [driver_name(c) for c in columns]
-        out: list[list[dict[str, Any]]] = []
-        for row in np.asarray(contrib):
-            grouped: dict[str, float] = {}
-            for name, value in zip(names, row[:-1], strict=True):
-                grouped[name] = grouped.get(name, 0.0) + float(value)
-            ranked = sorted(grouped.items(), key=lambda kv: abs(kv[1]), reverse=True)[:top]
-            out.append(
-                [
-                    {
-                        "driver": name,
-                        "effect_pct": round(float(np.exp(value) - 1) * 100, 1),
-                        "direction": "raises" if value > 0 else "lowers",
-                    }
-                    for name, value in ranked
-                    if abs(value) > 1e-6
-                ]
-            )
-        return out
+        return [_ranked_drivers(names, row, top) for row in np.asarray(contrib)]
 
     # ----------------------------------------------------------------- persistence
 
@@ -166,8 +181,31 @@ class PriceModel:
         )
 
 
+def _threads(num_threads: int | None) -> dict[str, Any]:
+    return {} if num_threads is None else {"num_threads": num_threads}
+
+
+def _ranked_drivers(names: list[str], row: np.ndarray, top: int) -> list[dict[str, Any]]:
+    grouped: dict[str, float] = {}
+    for name, value in zip(names, row[:-1], strict=True):
+        grouped[name] = grouped.get(name, 0.0) + float(value)
+    ranked = sorted(grouped.items(), key=lambda kv: abs(kv[1]), reverse=True)[:top]
+    return [
+        {
+            "driver": name,
+            "effect_pct": round(float(np.exp(value) - 1) * 100, 1),
+            "direction": "raises" if value > 0 else "lowers",
+        }
+        for name, value in ranked
+        if abs(value) > 1e-6
+    ]
+
+
 def raw_log_band(
-    boosters: dict[str, lgb.Booster], matrix: pd.DataFrame
+    boosters: dict[str, lgb.Booster],
+    matrix: pd.DataFrame | np.ndarray,
+    *,
+    num_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log P10/P50/P90 before conformal widening, with crossed quantiles repaired.
 
@@ -175,9 +213,10 @@ def raw_log_band(
     above the P50 on ~3% of INDOT lines). Clamping would collapse that side of the band,
     so the crossed side mirrors the sound one around the median instead.
     """
-    log50 = np.asarray(boosters["p50"].predict(matrix), dtype=float)
-    log10 = np.asarray(boosters["p10"].predict(matrix), dtype=float)
-    log90 = np.asarray(boosters["p90"].predict(matrix), dtype=float)
+    threads = _threads(num_threads)
+    log50 = np.asarray(boosters["p50"].predict(matrix, **threads), dtype=float)
+    log10 = np.asarray(boosters["p10"].predict(matrix, **threads), dtype=float)
+    log90 = np.asarray(boosters["p90"].predict(matrix, **threads), dtype=float)
     lower = np.maximum(log50 - log10, 0.0)
     upper = np.maximum(log90 - log50, 0.0)
     lower = np.where(lower > 0, lower, upper)
