@@ -722,12 +722,15 @@ def report_lines(
         f"service  uvicorn + api.create_app on {HOST}, embedded PostgreSQL in "
         f"{setup['data_dir']}; {setup['bodies']} price bodies ({setup['items']} items x "
         f"3 quantities) x {KEYS} keys",
-        f"load     {options.connections} keep-alive clients, closed loop, "
-        f"{options.seconds:g} s a run, {options.repeat} run(s) per route alternating, "
-        f"client {options.client}; {os.cpu_count()} cores, load average "
-        f"{setup['load'][0]:.2f} at start, {os.getloadavg()[0]:.2f} at end",
+        f"machine  {os.cpu_count()} cores, load average {setup['load'][0]:.2f} at start, "
+        f"{os.getloadavg()[0]:.2f} at end (other work on the machine slows every figure)",
     ]
     if runs:
+        lines.append(
+            f"load     {options.connections} keep-alive clients, closed loop, "
+            f"{options.seconds:g} s a run, {options.repeat} run(s) per route alternating, "
+            f"client {options.client}"
+        )
         summaries = summarise(runs)
         lines.append("")
         lines.append(

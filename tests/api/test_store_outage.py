@@ -24,6 +24,7 @@ be PostgreSQL's setting talking, not the service.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -276,7 +277,7 @@ class Load:
                 content_type=response.headers.get("content-type", ""),
                 retry_after=response.headers.get("retry-after"),
                 token=token,
-                body=response.text[:500],
+                body=response.text[:2000],
             )
         )
 
@@ -376,15 +377,16 @@ def test_store_outage_under_load(
     finally:
         outcomes = load.finish()
 
-    # Every request got an HTTP answer, in bounded time, and none was a 500.
-    unanswered = [o for o in outcomes if o.status is None]
-    assert not unanswered, f"requests with no answer:\n{describe(unanswered)}"
-    slow = [o for o in outcomes if o.seconds > REQUEST_BOUND]
-    assert not slow, f"requests slower than {REQUEST_BOUND} s:\n{describe(slow)}"
+    # Nothing failed as a bug (a 500 logs its traceback), every request got an HTTP
+    # answer in bounded time, and each answer was the one its state allows.
     bugs = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not bugs, "errors logged:\n" + "\n".join(
         f"{r.getMessage()}\n{r.exc_text or ''}" for r in bugs
     )
+    unanswered = [o for o in outcomes if o.status is None]
+    assert not unanswered, f"requests with no answer:\n{describe(unanswered)}"
+    slow = [o for o in outcomes if o.seconds > REQUEST_BOUND]
+    assert not slow, f"requests slower than {REQUEST_BOUND} s:\n{describe(slow)}"
     expected = {"write": {201, 503}, "read": {200, 503}, "price": {404, 503}, "ready": {200, 503}}
     wrong = [o for o in outcomes if o.status not in expected[o.kind]]
     assert not wrong, f"unexpected answers (expected 2xx/404 or 503):\n{describe(wrong)}"
@@ -394,7 +396,7 @@ def test_store_outage_under_load(
         if o.status != 503:
             continue
         if o.kind == "ready":
-            assert '"store"' in o.body, o.body
+            assert json.loads(o.body)["checks"]["store"] != "ok", o.body
         else:
             assert o.content_type.startswith("application/problem+json"), o
             assert o.retry_after is not None, o
