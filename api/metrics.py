@@ -76,17 +76,21 @@ class Metrics:
             ["tool", "face", "outcome"],
             registry=self.registry,
         )
+        self.database = database
         if database is not None:
             self.registry.register(ActiveModels(database))
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition format and its content type."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several workers: counters and histograms live in files every worker writes.
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry) + generate_latest(self.registry), CONTENT_TYPE_LATEST
+            if self.database is not None:
+                registry.register(ActiveModels(self.database))
+            return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 

@@ -642,17 +642,42 @@ def eval_search_command(
 # --------------------------------------------------------------------------- demo
 
 
+HostOption = Annotated[
+    str, typer.Option(envvar="PRICING_AGENT_HOST", help="Interface to listen on.")
+]
+PortOption = Annotated[int, typer.Option(envvar="PRICING_AGENT_PORT", min=1, max=65535)]
+
+
+@app.command("serve")
+def serve_command(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="PRICING_AGENT_WORKERS", min=1, help="Worker processes.")
+    ] = 1,
+) -> None:
+    """Serve the HTTP API (docs at /docs) with uvicorn."""
+    from ui.serve import serve
+
+    db = _database()
+    out.print(f"store: {db.describe()}")
+    out.print(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
+    serve(host=host, port=port, workers=workers, log_level=get_settings().log_level.lower())
+
+
 @app.command("demo")
 def demo_command(
     org: Annotated[str, typer.Option(help="Organisation to load the sample into.")] = "demo",
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve after loading (default).")
     ] = True,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
 ) -> None:
     """Set up the store, load the real sample data, and run the main job."""
     from ui.demo import run_demo
 
-    run_demo(_database(), org_name=org, serve=serve, console=out)
+    run_demo(_database(), org_name=org, serve=serve, console=out, host=host, port=port)
 
 
 # --------------------------------------------------------------------------- entry point

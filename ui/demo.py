@@ -186,8 +186,16 @@ def ask_example(db: Database, org_id: uuid.UUID, console: Console) -> None:
     console.print('ask your own: pricing-agent ask "…" [--thread ID] [--json]', markup=False)
 
 
-def run_demo(db: Database, *, org_name: str, serve: bool, console: Console) -> None:
-    """Migrate, load the sample into ``org_name`` when empty, and show the result."""
+def run_demo(
+    db: Database,
+    *,
+    org_name: str,
+    serve: bool,
+    console: Console,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Migrate, load the sample into ``org_name`` when empty, show it, then serve it."""
     console.print(f"store: {db.describe()}")
     migrate.upgrade(db)
     console.print(f"schema at {migrate.current_revision(db)}")
@@ -206,5 +214,28 @@ def run_demo(db: Database, *, org_name: str, serve: bool, console: Console) -> N
     train_if_needed(db, org_id, console)
     ask_example(db, org_id, console)
     if serve:
-        # The API and chat arrive with the service issue; until then the demo ends here.
-        console.print("nothing to serve yet: the API and chat are not built; done")
+        serve_demo(db, org_id, console, host=host, port=port)
+
+
+def serve_demo(db: Database, org_id: uuid.UUID, console: Console, *, host: str, port: int) -> None:
+    """Make a demo API key and serve the API on the sample until interrupted."""
+    from ui.serve import serve
+
+    with db.session_scope(org_id) as session:
+        _, secret = orgs.create_api_key(
+            session=session, org_id=org_id, name="demo", role="admin", actor="demo"
+        )
+    base = f"http://{host}:{port}"
+    db.dispose()  # the server opens its own connections
+    console.print(f"\nserving the sample on {base}", markup=False)
+    console.print(f"  API docs:   {base}/docs  (Authorize with the key below)", markup=False)
+    console.print(f"  readiness:  {base}/ready", markup=False)
+    console.print(f"  demo key:   {secret}", markup=False)
+    console.print(
+        f"  try:        curl -s -H 'Authorization: Bearer {secret}' "
+        f'-H \'Content-Type: application/json\' -d \'{{"item": "703-06029", '
+        f'"quantity": 5000}}\' {base}/api/v1/predictions/price',
+        markup=False,
+    )
+    console.print("  stop with Ctrl-C", markup=False)
+    serve(host=host, port=port, workers=1)

@@ -196,3 +196,86 @@ def test_demo_loads_trains_and_the_model_commands_work(cli):
     refused = cli("ask", "--approve", "--org", org, check=False)
     assert refused.returncode != 0
     assert "needs --cutoff" in bad.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_ends_serving_the_api_at_the_printed_url(settings: Settings, database, sample_org):
+    """The demo's last step: the API on loopback, its printed key and URL working."""
+    import re
+    import signal
+    import time
+
+    import httpx
+    from sqlalchemy import select
+
+    from store.models import Organization
+
+    with database.owner_session() as session:
+        org_name = session.scalar(select(Organization.name).where(Organization.id == sample_org))
+    env = {
+        **os.environ,
+        "PRICING_AGENT_DATA_DIR": str(settings.data_dir),
+        "PRICING_AGENT_DB_NAME": settings.db_name,
+    }
+    env.pop("DATABASE_URL", None)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "demo", "--org", org_name, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    printed: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            printed.append(line)
+            if "stop with Ctrl-C" in line:
+                break
+        text = "".join(printed)
+        assert "already holds data; not reloading" in text, text
+        key = re.search(r"demo key:\s+(pa_\S+)", text)
+        url = re.search(r"API docs:\s+(http://\S+)/docs", text)
+        assert key, text
+        assert url, text
+        base = url.group(1)
+        assert base == f"http://127.0.0.1:{port}"
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"{base}/ready", timeout=5)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        assert ready is not None
+        assert ready.status_code == 200, ready.text
+        assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+        answer = httpx.post(
+            f"{base}/api/v1/predictions/price",
+            json={"item": "703-06029", "quantity": 5000},
+            headers={"Authorization": f"Bearer {key.group(1)}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["unit"] == "lb"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
