@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from core.errors import NotFoundError, PricingAgentError
 from ml.embeddings import Embedder
 from store.models import Item, ItemAlias
 from tools.base import ToolContext
 from tools.search_items import best_item_match
+
+# The embedding (384 floats to parse) and the text-search vector load only if asked for.
+_LIGHT = (defer(Item.embedding), defer(Item.search_tsv))
 
 
 def resolve_item(ctx: ToolContext, text: str, *, embedder: Embedder | None = None) -> Item:
@@ -18,12 +22,15 @@ def resolve_item(ctx: ToolContext, text: str, *, embedder: Embedder | None = Non
         raise NotFoundError("which item? give a code or a description")
     session = ctx.session
     item = session.scalar(
-        select(Item).where(Item.org_id == ctx.org_id, func.upper(Item.code) == wanted.upper())
+        select(Item)
+        .options(*_LIGHT)
+        .where(Item.org_id == ctx.org_id, func.upper(Item.code) == wanted.upper())
     )
     if item is not None:
         return item
     item = session.scalar(
         select(Item)
+        .options(*_LIGHT)
         .join(ItemAlias, (ItemAlias.org_id == Item.org_id) & (ItemAlias.item_id == Item.id))
         .where(Item.org_id == ctx.org_id, func.upper(ItemAlias.external_code) == wanted.upper())
         .limit(1)
@@ -54,6 +61,7 @@ def resolve_items(
     if keys:
         for item in ctx.session.scalars(
             select(Item)
+            .options(*_LIGHT)
             .where(Item.org_id == ctx.org_id, func.upper(Item.code).in_(keys))
             .order_by(Item.id)
         ):
@@ -62,6 +70,7 @@ def resolve_items(
         if rest:
             rows = ctx.session.execute(
                 select(func.upper(ItemAlias.external_code), Item)
+                .options(*_LIGHT)
                 .join(Item, (ItemAlias.org_id == Item.org_id) & (ItemAlias.item_id == Item.id))
                 .where(Item.org_id == ctx.org_id, func.upper(ItemAlias.external_code).in_(rest))
                 .order_by(Item.id)

@@ -76,9 +76,10 @@ def predict_price(
     # Developers: ``explain=False`` leaves ``drivers`` empty and saves the SHAP pass (about
     # 7 ms of CPU per new feature row); the band is the same either way.
     item = resolve_item(ctx, args.item)
-    snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id)
+    state = price_cache.read_state(session=ctx.session, org_id=ctx.org_id)
+    snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id, state=state)
     line = _prepare(ctx, snap, args, item, lambda text: resolve_supplier(ctx, text))
-    cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id)
+    cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id, state=state)
     if not snap.any_lines_before(line.when_ns):
         raise InvalidInputError("no quote history to price against")
     result = _price(ctx, snap, cached, [line], explain=explain)[0]
@@ -134,8 +135,9 @@ def predict_prices(ctx: ToolContext, args: PredictPricesInput) -> PredictPricesO
     """
     # One snapshot, one model and one feature matrix serve every line: a batch costs
     # little more than its distinct item and supplier look-ups plus the boosters.
-    cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id)
-    snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id)
+    state = price_cache.read_state(session=ctx.session, org_id=ctx.org_id)
+    cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id, state=state)
+    snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id, state=state)
     items = resolve_items(ctx, [line.item for line in args.lines])
     suppliers: dict[str, Supplier | PricingAgentError] = {}
 

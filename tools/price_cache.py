@@ -160,9 +160,24 @@ class CachedModel:
 _models: SharedLRU[tuple[uuid.UUID, int], CachedModel] = SharedLRU(MODELS)
 
 
-def active_model(*, session: Session, org_id: uuid.UUID) -> CachedModel:
-    """Return the organisation's active price model (loaded once per process)."""
-    key = registry.active_key(session=session, org_id=org_id, kind="price")
+def read_state(*, session: Session, org_id: uuid.UUID) -> generations.Reading:
+    """What the caches are keyed by: the data generation and the active price model."""
+    return generations.read(session=session, org_id=org_id, model_kind="price")
+
+
+def active_model(
+    *, session: Session, org_id: uuid.UUID, state: generations.Reading | None = None
+) -> CachedModel:
+    """Return the organisation's active price model (loaded once per process).
+
+    ``state`` is a ``read_state`` of this transaction, to save reading it again.
+    """
+    if state is None:
+        key = registry.active_key(session=session, org_id=org_id, kind="price")
+    elif state.model_id is None or state.model_version is None:
+        key = None
+    else:
+        key = (state.model_id, state.model_version)
     if key is None:
         raise NotFoundError("no active price model: run `pricing-agent train price`")
     model_id, version = key
@@ -255,9 +270,17 @@ class PredictionSnapshot:
 _snapshots: SharedLRU[tuple[uuid.UUID, int], PredictionSnapshot] = SharedLRU(SNAPSHOTS)
 
 
-def snapshot(*, session: Session, org_id: uuid.UUID) -> PredictionSnapshot:
-    """Return the prediction snapshot of the organisation's data as this session sees it."""
-    generation = generations.current(session=session, org_id=org_id)
+def snapshot(
+    *, session: Session, org_id: uuid.UUID, state: generations.Reading | None = None
+) -> PredictionSnapshot:
+    """Return the prediction snapshot of the organisation's data as this session sees it.
+
+    ``state`` is a ``read_state`` of this transaction, to save reading it again.
+    """
+    if state is None:
+        generation = generations.current(session=session, org_id=org_id)
+    else:
+        generation = state.generation
 
     def build() -> tuple[PredictionSnapshot, bool]:
         catalog = UnitCatalog.load(session)

@@ -197,3 +197,18 @@ def test_migration_0007_seeds_existing_organisations_and_undoes_cleanly(fresh: D
     migrate.upgrade(fresh)
     assert migrate.is_current(fresh)
     assert _catalogue(fresh) == {"table": True, "sequence": True, "triggers": 16, "functions": 2}
+
+
+def test_read_gives_the_generation_and_the_active_model_together(
+    session: Session, org_id: uuid.UUID
+) -> None:
+    assert generations.read(session=session, org_id=org_id, model_kind="price") == (
+        generations.Reading(0, None, None)
+    )
+    factories.item(session, org_id)
+    factories.model_version(session, org_id, version=1, status="retired")
+    active = factories.model_version(session, org_id, version=2, status="active")
+    reading = generations.read(session=session, org_id=org_id, model_kind="price")
+    assert reading == generations.Reading(_now(session, org_id), active.id, 2)
+    assert reading.generation > 0
+    assert generations.read(session=session, org_id=org_id, model_kind="forecast").model_id is None
