@@ -27,9 +27,6 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest import file upload."
     )
-    batch_max_lines: int = Field(
-        default=10_000, ge=1, description="Lines one batch prediction may carry."
-    )
     page_max: int = Field(default=500, ge=1, description="Largest page of a list endpoint.")
     key_touch_seconds: int = Field(
         default=60, ge=1, description="How often a key's last_used_at is stamped at most."

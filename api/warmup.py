@@ -1,4 +1,4 @@
-"""Load every organisation's active price model at start-up, off the request path.
+"""Load each organisation's price model and history snapshot at start-up, off the request path.
 
 ``/ready`` answers 503 until this is done, so a load balancer sends no prediction to a
 process that would pay the model's load time inside someone's request.
@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from core.errors import PricingAgentError
 from store.db import Database
-from tools.training import load_price_model
+from tools import price_cache
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,9 @@ class ModelWarmup:
     def _warm(self, org_id: uuid.UUID) -> None:
         try:
             with self.database.session_scope(org_id) as session:
-                load_price_model(session=session, org_id=org_id)
+                state = price_cache.read_state(session=session, org_id=org_id)
+                price_cache.active_model(session=session, org_id=org_id, state=state)
+                price_cache.snapshot(session=session, org_id=org_id, state=state)
             self.loaded.append(str(org_id))
         except PricingAgentError as exc:
             self.failed[str(org_id)] = exc.message

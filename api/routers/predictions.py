@@ -9,12 +9,22 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import TenantDep
-from tools.predict_price import Driver, PredictPriceInput, PredictPriceOutput, predict_price
+from tools.base import ToolContext
+from tools.predict_price import (
+    MAX_BATCH_LINES,
+    Driver,
+    LineError,
+    PredictPriceInput,
+    PredictPriceOutput,
+    PredictPricesInput,
+    predict_price,
+    predict_prices,
+)
 
 router = APIRouter(prefix="/predictions", tags=["predictions"])
 
 
-class PriceRequest(BaseModel):
+class PriceLine(BaseModel):
     """One line to price."""
 
     model_config = ConfigDict(
@@ -48,7 +58,19 @@ class PriceRequest(BaseModel):
 
     def tool_input(self) -> PredictPriceInput:
         """The capability's input."""
-        return PredictPriceInput(**self.model_dump())
+        return PredictPriceInput(**self.model_dump(exclude={"explain"}))
+
+
+class PriceRequest(PriceLine):
+    """One line to price, and whether to explain the price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    explain: bool = Field(
+        default=True,
+        description="Add the drivers that move the price (a few ms more); the band is the "
+        "same either way.",
+    )
 
 
 class PricePrediction(BaseModel):
@@ -104,7 +126,74 @@ class PricePrediction(BaseModel):
         )
 
 
+class BatchRequest(BaseModel):
+    """Up to 10,000 lines to price in one call."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": [
+                        {"item": "703-06029", "quantity": 5000},
+                        {"item": "203-02000", "quantity": 1080, "unit": "cyd"},
+                        {"item": "NO-SUCH-ITEM", "quantity": 1},
+                    ]
+                }
+            ]
+        },
+    )
+
+    lines: list[PriceLine] = Field(min_length=1, max_length=MAX_BATCH_LINES)
+    explain: bool = Field(default=False, description="Add each line's drivers (slower).")
+
+
+class BatchResult(BaseModel):
+    """One line's outcome, by its position in the request."""
+
+    index: int
+    prediction: PricePrediction | None = None
+    error: LineError | None = None
+
+
+class BatchResponse(BaseModel):
+    """One result per line, in request order; a line that cannot be priced has an error."""
+
+    results: list[BatchResult]
+    priced: int
+    failed: int
+    model_version: int
+
+
+def predict_price_quick(ctx: ToolContext, args: PredictPriceInput) -> PredictPriceOutput:
+    """predict_price without the drivers (same band, less CPU)."""
+    return predict_price(ctx, args, explain=False)
+
+
 @router.post("/price", summary="Predict the fair price of one line")
 def predict_one(body: PriceRequest, tenant: TenantDep) -> PricePrediction:
     """Return the P10/P50/P90 unit price for an item, quantity, supplier and date."""
-    return PricePrediction.of(tenant.run(predict_price, body.tool_input()))
+    tool = predict_price if body.explain else predict_price_quick
+    return PricePrediction.of(tenant.run(tool, body.tool_input()))
+
+
+@router.post("/batch", summary="Predict the fair price of up to 10,000 lines")
+def predict_batch(body: BatchRequest, tenant: TenantDep) -> BatchResponse:
+    """Price every line; a line that cannot be priced gets its own error, the rest are priced."""
+    out = tenant.run(
+        predict_prices,
+        PredictPricesInput(lines=[line.tool_input() for line in body.lines], explain=body.explain),
+    )
+    return BatchResponse(
+        results=[
+            BatchResult(
+                index=r.index,
+                prediction=PricePrediction.of(r.prediction) if r.prediction else None,
+                error=r.error,
+            )
+            for r in out.results
+        ],
+        priced=out.priced,
+        failed=out.failed,
+        model_version=out.model_version,
+    )

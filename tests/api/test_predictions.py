@@ -53,3 +53,59 @@ def test_bad_quantity_names_the_field(client: TestClient, buyer: dict[str, str])
     body = response.json()
     assert body["errors"][0]["field"] == "quantity"
     assert "quantity" in body["detail"]
+
+
+def test_batch_prices_good_lines_and_reports_bad_ones(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    lines = [
+        {"item": ITEM, "quantity": 5000},
+        {"item": "NO-SUCH-ITEM-XYZ", "quantity": 1},
+        {"item": ITEM, "quantity": 20000},
+        {"item": ITEM, "quantity": 5000, "unit": "gallon"},
+    ]
+    response = client.post("/api/v1/predictions/batch", json={"lines": lines}, headers=buyer)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["priced"], body["failed"]) == (2, 2)
+    assert [r["index"] for r in body["results"]] == [0, 1, 2, 3]
+    assert body["results"][1]["error"]["kind"] == "Not found"
+    assert body["results"][3]["error"] is not None
+    single = client.post(
+        "/api/v1/predictions/price", json={**lines[0], "explain": False}, headers=buyer
+    ).json()
+    first = body["results"][0]["prediction"]
+    assert (first["p10"], first["p50"], first["p90"]) == (
+        single["p10"],
+        single["p50"],
+        single["p90"],
+    )
+    assert single["drivers"] == []
+
+
+def test_batch_limits(client: TestClient, buyer: dict[str, str]) -> None:
+    empty = client.post("/api/v1/predictions/batch", json={"lines": []}, headers=buyer)
+    assert empty.status_code == 422
+    assert empty.json()["errors"][0]["field"] == "lines"
+    many = [{"item": ITEM, "quantity": 1}] * 10_001
+    too_many = client.post("/api/v1/predictions/batch", json={"lines": many}, headers=buyer)
+    assert too_many.status_code in {413, 422}
+    assert too_many.headers["content-type"].startswith("application/problem+json")
+    bad_line = client.post(
+        "/api/v1/predictions/batch",
+        json={"lines": [{"item": ITEM, "quantity": 1}, {"item": ITEM, "quantity": "lots"}]},
+        headers=buyer,
+    )
+    assert bad_line.status_code == 422
+    assert bad_line.json()["errors"][0]["field"] == "lines[1].quantity"
+
+
+def test_ten_thousand_lines_in_one_batch(client: TestClient, buyer: dict[str, str]) -> None:
+    quantities = [100 + 7 * i for i in range(10_000)]
+    lines = [{"item": ITEM, "quantity": q} for q in quantities]
+    response = client.post("/api/v1/predictions/batch", json={"lines": lines}, headers=buyer)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["priced"] == 10_000
+    p50s = [Decimal(r["prediction"]["p50"]) for r in body["results"]]
+    assert len(set(p50s)) > 1  # quantity moves the price
