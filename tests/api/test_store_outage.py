@@ -10,12 +10,13 @@ immediate one, as a crash would) and starts it again. What must hold:
   problem+json carrying Retry-After: never a 500, never a hang;
 * once it is back, requests succeed again within a bound, with no error lingering from
   connections the pool held before the outage;
-* no write acknowledged with a 2xx is lost, and no write half exists: each write inserts
-  two rows in one transaction, and afterwards every write has both rows or neither.
+* no write acknowledged with a 2xx is lost, and no write half exists.
 
-The API has no write route yet, so the writes go through a test-only route added to the
-app instance: it runs in the real tenant dependency (key look-up, tenant transaction that
-commits before the response, as every route does) and inserts two audit rows.
+The write is a real route, ``POST /api/v1/keys``: it inserts the key and its audit entry
+in one transaction, which the tenant dependency commits before the response goes out.
+Afterwards every acknowledged key must be there with its audit entry, and usable; every
+other attempt must have both rows or neither. The reads are real routes too: a supplier
+page, the price route (its item look-up), and ``/ready``.
 
 The server is restarted once at the start with ``synchronous_commit=on`` (pgcluster runs
 it off, for speed): with it off, a crash may lose the last commits by design, which would
@@ -38,24 +39,21 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from api import create_app
-from api.deps import TenantDep
 from api.settings import ApiSettings
 from core.settings import load_settings
-from store import audit, migrate, orgs
+from store import migrate, orgs
 from store.db import Database
 from tests.api.conftest import create_key
 from tests.pgcluster import ClusterUnavailable, PgCluster, bin_dir, running_cluster
 
 DB_NAME = "pricing_outage"
-WRITE_PATH = "/test/outage/writes"
-READ_PATH = "/test/outage/writes/count"
+WRITE_PATH = "/api/v1/keys"
+READ_PATH = "/api/v1/suppliers"
 PRICE_PATH = "/api/v1/predictions/price"
-ACTION = "outage-test-write"
+NAME_PREFIX = "outage-"
 
 UP_SECONDS = 1.5  # load before the outage, and again after recovery
 DOWN_SECONDS = 2.5  # how long the store stays down
@@ -144,42 +142,11 @@ def org(db: Database) -> uuid.UUID:
 
 @pytest.fixture(scope="module")
 def key(db: Database, org: uuid.UUID) -> str:
-    """A buyer key of that organisation."""
-    return create_key(db, org, "buyer")
+    """An admin key of that organisation (creating keys needs one)."""
+    return create_key(db, org, "admin")
 
 
 # --------------------------------------------------------------------------- the service
-
-
-class WriteIn(BaseModel):
-    """A write the test can find again."""
-
-    token: str
-
-
-def add_test_routes(app: FastAPI) -> None:
-    """A write (two rows, one transaction) and a read, through the real tenant dependency."""
-
-    @app.post(WRITE_PATH, status_code=201)
-    def write(body: WriteIn, tenant: TenantDep) -> dict[str, str]:
-        for part in (1, 2):
-            audit.record(
-                session=tenant.session,
-                org_id=tenant.org_id,
-                actor=tenant.caller.actor,
-                action=ACTION,
-                entity="outage-token",
-                details={"token": body.token, "part": part},
-            )
-            tenant.session.flush()
-        return {"token": body.token}
-
-    @app.get(READ_PATH)
-    def count(tenant: TenantDep) -> dict[str, int]:
-        n = tenant.session.scalar(
-            text("SELECT count(*) FROM audit_log WHERE action = :a"), {"a": ACTION}
-        )
-        return {"count": int(n or 0)}
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +157,6 @@ def base_url(db: Database) -> Iterator[str]:
         api_settings=ApiSettings(rate_limit_per_minute=1_000_000, rate_limit_burst=100_000),
         warm_models=False,
     )
-    add_test_routes(app)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -226,7 +192,8 @@ class Outcome:
     status: int | None  # None: no HTTP answer (timeout, connection error)
     content_type: str = ""
     retry_after: str | None = None
-    token: str | None = None
+    token: str | None = None  # a write's key name
+    secret: str | None = None  # the key a write created, when acknowledged
     error: str | None = None
     body: str = ""
 
@@ -252,11 +219,11 @@ class Load:
             self.outcomes.append(outcome)
 
     def _send(self, client: httpx.Client, kind: str) -> None:
-        token = uuid.uuid4().hex if kind == "write" else None
+        token = f"{NAME_PREFIX}{uuid.uuid4().hex}" if kind == "write" else None
         sent = time.monotonic()
         try:
             if kind == "write":
-                response = client.post(WRITE_PATH, json={"token": token})
+                response = client.post(WRITE_PATH, json={"name": token, "role": "viewer"})
             elif kind == "read":
                 response = client.get(READ_PATH)
             elif kind == "price":
@@ -268,15 +235,18 @@ class Load:
         except httpx.HTTPError as exc:
             self._record(Outcome(kind, sent, time.monotonic(), None, token=token, error=repr(exc)))
             return
+        done = time.monotonic()
+        secret = response.json().get("secret") if response.status_code == 201 else None
         self._record(
             Outcome(
                 kind,
                 sent,
-                time.monotonic(),
+                done,
                 response.status_code,
                 content_type=response.headers.get("content-type", ""),
                 retry_after=response.headers.get("retry-after"),
                 token=token,
+                secret=secret,
                 body=response.text[:2000],
             )
         )
@@ -336,17 +306,26 @@ def describe(outcomes: list[Outcome]) -> str:
     )
 
 
-def rows_per_token(db: Database) -> dict[str, int]:
-    """How many of the two rows of each test write the store holds."""
+def rows_per_write(db: Database) -> dict[str, tuple[int, int]]:
+    """For each key name the writes used: (key rows, audit entries of its creation)."""
     with db.owner_session() as session:
-        rows = session.execute(
-            text(
-                "SELECT details->>'token' AS token, count(*) AS n FROM audit_log "
-                "WHERE action = :a GROUP BY 1"
-            ),
-            {"a": ACTION},
+        keys = session.execute(
+            text("SELECT name, count(*) AS n FROM api_keys WHERE name LIKE :p GROUP BY 1"),
+            {"p": NAME_PREFIX + "%"},
         ).all()
-    return {row.token: int(row.n) for row in rows}
+        entries = session.execute(
+            text(
+                "SELECT details->>'name' AS name, count(*) AS n FROM audit_log "
+                "WHERE action = 'api_key.create' AND details->>'name' LIKE :p GROUP BY 1"
+            ),
+            {"p": NAME_PREFIX + "%"},
+        ).all()
+    found: dict[str, tuple[int, int]] = {}
+    for row in keys:
+        found[row.name] = (int(row.n), 0)
+    for row in entries:
+        found[row.name] = (found.get(row.name, (0, 0))[0], int(row.n))
+    return found
 
 
 # --------------------------------------------------------------------------- the test
@@ -418,16 +397,22 @@ def test_store_outage_under_load(
     failed_after = [o for o in after if o.status == 503]
     assert not failed_after, f"503 after recovery:\n{describe(failed_after)}"
 
-    # No acknowledged write lost; no write half there.
-    stored = rows_per_token(db)
+    # No acknowledged write lost; no write half there; acknowledged keys work.
+    stored = rows_per_write(db)
     writes = [o for o in outcomes if o.kind == "write"]
     acknowledged = {o.token for o in writes if o.status == 201 and o.token}
     before = [o for o in writes if o.status == 201 and o.done < down_from]
     assert before, "no write was acknowledged before the outage"
     assert len(acknowledged) > len(before), "no write was acknowledged after the outage"
-    lost = sorted(t for t in acknowledged if stored.get(t) != 2)
+    lost = sorted(t for t in acknowledged if stored.get(t) != (1, 1))
     assert not lost, f"{len(lost)} acknowledged writes lost or partial: {lost[:5]}"
-    half = {t: n for t, n in stored.items() if n != 2}
-    assert not half, f"writes half there: {half}"
-    refused = {o.token for o in writes if o.status == 503}
+    half = {t: n for t, n in stored.items() if n != (1, 1)}
+    assert not half, f"writes half there (key rows, audit entries): {half}"
+    refused = [o for o in writes if o.status == 503]
     assert refused, "no write was refused during the outage"
+    last_before = before[-1].secret
+    assert last_before is not None
+    answer = httpx.get(
+        base_url + READ_PATH, headers={"Authorization": f"Bearer {last_before}"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
