@@ -19,6 +19,7 @@ from core.money import Price
 from store.models import Unit, UnitAlias
 
 _STRIP = re.compile(r"[\s._\-]+")
+_REMEMBERED = 4096
 
 
 def alias_key(spelling: str) -> str:
@@ -44,6 +45,7 @@ class UnitCatalog:
         self._aliases = dict(aliases)
         for code in self._units:
             self._aliases.setdefault(alias_key(code), code)
+        self._resolved: dict[str, UnitInfo] = {}
 
     @classmethod
     def load(cls, session: Session) -> UnitCatalog:
@@ -57,8 +59,16 @@ class UnitCatalog:
 
     def resolve(self, spelling: str) -> UnitInfo | None:
         """Return the unit a spelling names (``S.Y.``, ``sys`` → yd2), or None."""
+        found = self._resolved.get(spelling)
+        if found is not None:
+            return found
         code = self._aliases.get(alias_key(spelling))
-        return self._units.get(code) if code else None
+        found = self._units.get(code) if code else None
+        # The catalogue never changes: remember spellings that name a unit (a bounded
+        # number of them, since spellings come from outside).
+        if found is not None and len(self._resolved) < _REMEMBERED:
+            self._resolved[spelling] = found
+        return found
 
     def get(self, spelling: str) -> UnitInfo:
         """Return the unit a spelling names, or raise UnitConversionError."""

@@ -46,12 +46,16 @@ class Money(BaseModel):
     @classmethod
     def from_float(cls, value: float, *, currency: str, unit: str, places: int = 4) -> Money:
         """Round a model's float output to a Decimal money amount."""
-        quantum = Decimal(1).scaleb(-places)
-        amount = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_EVEN)
-        return cls(amount=amount, currency=currency, unit=unit)
+        return cls(amount=money_amount(value, places), currency=currency, unit=unit)
 
     def __str__(self) -> str:
         return f"{self.currency} {self.amount:,.2f}/{self.unit}"
+
+
+def money_amount(value: float, places: int = 4) -> Decimal:
+    """A model's float output rounded to a Decimal amount (``Money.from_float``'s rounding)."""
+    quantum = Decimal(1).scaleb(-places)
+    return Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_EVEN)
 
 
 class Evidence(BaseModel):

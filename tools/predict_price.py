@@ -6,18 +6,18 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from pydantic import BaseModel, Field
 
 from core.errors import InvalidInputError, PricingAgentError
-from core.money import Price
 from ml.price.features import TargetLine, dates_ns
 from store import fx
 from store.models import Item, Supplier
 from tools import price_cache
-from tools.base import Evidence, Money, ToolContext
+from tools.base import Evidence, Money, ToolContext, money_amount
 from tools.items import resolve_item, resolve_items
-from tools.price_cache import CachedModel, PredictionSnapshot
+from tools.price_cache import CachedModel, ItemRef, PredictionSnapshot
 from tools.suppliers import resolve_supplier
 
 MAX_BATCH_LINES = 10_000
@@ -75,9 +75,11 @@ def predict_price(
     """
     # Developers: ``explain=False`` leaves ``drivers`` empty and saves the SHAP pass (about
     # 7 ms of CPU per new feature row); the band is the same either way.
-    item = resolve_item(ctx, args.item)
     state = price_cache.read_state(session=ctx.session, org_id=ctx.org_id)
     snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id, state=state)
+    # An item code is found in the snapshot (its generation covers items); anything else
+    # goes through resolve_item (aliases, then search).
+    item = snap.item_by_code(args.item) or ItemRef.of(resolve_item(ctx, args.item))
     line = _prepare(ctx, snap, args, item, lambda text: resolve_supplier(ctx, text))
     cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id, state=state)
     if not snap.any_lines_before(line.when_ns):
@@ -138,7 +140,11 @@ def predict_prices(ctx: ToolContext, args: PredictPricesInput) -> PredictPricesO
     state = price_cache.read_state(session=ctx.session, org_id=ctx.org_id)
     cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id, state=state)
     snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id, state=state)
-    items = resolve_items(ctx, [line.item for line in args.lines])
+    known = {line.item: snap.item_by_code(line.item) for line in args.lines}
+    others = resolve_items(ctx, [text for text, item in known.items() if item is None])
+    items: dict[str, ItemRef | PricingAgentError] = {
+        text: item if item is not None else _item_ref(others[text]) for text, item in known.items()
+    }
     suppliers: dict[str, Supplier | PricingAgentError] = {}
 
     def supplier(text: str) -> Supplier:
@@ -179,6 +185,10 @@ def predict_prices(ctx: ToolContext, args: PredictPricesInput) -> PredictPricesO
     )
 
 
+def _item_ref(found: Item | PricingAgentError) -> ItemRef | PricingAgentError:
+    return found if isinstance(found, PricingAgentError) else ItemRef.of(found)
+
+
 def _result(index: int, outcome: PredictPriceOutput | PricingAgentError) -> LinePrediction:
     if isinstance(outcome, PricingAgentError):
         return LinePrediction(
@@ -192,7 +202,7 @@ class _Line:
     """A line checked and turned into the model's terms, with what its answer needs."""
 
     args: PredictPriceInput
-    item: Item
+    item: ItemRef
     item_unit: str
     unit: str
     when: dt.date
@@ -206,7 +216,7 @@ def _prepare(
     ctx: ToolContext,
     snap: PredictionSnapshot,
     args: PredictPriceInput,
-    item: Item,
+    item: ItemRef,
     resolve: Callable[[str], Supplier],
 ) -> _Line:
     """Check one line and describe it as the model sees it (raises what stops it)."""
@@ -261,7 +271,7 @@ def _price(
     model, version = cached.model, cached.version
     rows = model.encode([line.target for line in lines], snap.history, snap.index)
     threads = 1 if len(lines) <= _ONE_THREAD_ROWS else None
-    band = model.predict_matrix(rows, num_threads=threads)
+    p10s, p50s, p90s = model.band(rows, num_threads=threads)
     drivers = cached.drivers(rows, num_threads=threads) if explain else [[] for _ in lines]
     rates: dict[tuple[str, str, dt.date], fx.Conversion | PricingAgentError] = {}
 
@@ -280,31 +290,19 @@ def _price(
         return found
 
     out: list[PredictPriceOutput | PricingAgentError] = []
-    for line, p10, p50, p90, explained in zip(
-        lines,
-        band["p10"].to_numpy(),
-        band["p50"].to_numpy(),
-        band["p90"].to_numpy(),
-        drivers,
-        strict=True,
-    ):
-        currency = line.target.currency
-
-        def money(value: float, line: _Line = line, currency: str = currency) -> Money:
-            per_item_unit = Money.from_float(value, currency=currency, unit=line.item_unit)
-            price = snap.catalog.convert_price(
-                Price(per_item_unit.amount, currency, line.item_unit), line.unit
-            )
-            # fx.convert_price's arithmetic, with the conversion looked up once per batch.
-            factor = rate(price.currency, line.args.currency, line.when)
-            price = Price(
-                amount=price.amount * factor.rate,
-                currency=line.args.currency.upper(),
-                unit=price.unit,
-            )
-            return Money.from_float(float(price.amount), currency=price.currency, unit=price.unit)
-
+    for line, p10, p50, p90, explained in zip(lines, p10s, p50s, p90s, drivers, strict=True):
         try:
+            # The arithmetic of Money.from_float, UnitCatalog.convert_price and
+            # fx.convert_price, with the unit factor and the exchange rate looked up once.
+            per = snap.catalog.factor(line.item_unit, line.unit)
+            fx_rate = rate(line.target.currency, line.args.currency, line.when).rate
+            money = partial(
+                _money,
+                per=per,
+                fx_rate=fx_rate,
+                currency=line.args.currency.upper(),
+                unit=line.unit,
+            )
             out.append(
                 PredictPriceOutput(
                     item_code=line.item.code,
@@ -328,3 +326,9 @@ def _price(
         except PricingAgentError as exc:
             out.append(exc)
     return out
+
+
+def _money(value: float, *, per: Decimal, fx_rate: Decimal, currency: str, unit: str) -> Money:
+    """A band value per item unit as money per ``unit`` in ``currency``."""
+    amount = money_amount(value) / per * fx_rate
+    return Money(amount=money_amount(float(amount)), currency=currency, unit=unit)

@@ -6,8 +6,10 @@ between requests, in bounded LRU maps shared by the threads of one process:
 
 * models by (organisation, model row id): row ids are never reused and artifacts never
   rewritten, so an id names one model for good;
-* snapshots by (organisation, data generation): the generation (``store.generations``)
+* snapshots by (organisation, data generation): the quote lines, index observations and
+  items indexed for look-ups, and the unit catalogue; the generation (``store.generations``)
   moves after every write to the tables a snapshot reads, and one value names one state.
+  (The unit catalogue is global reference data that only migrations change.)
 
 Both keys are read through the caller's own session, under row-level security, at the
 start of each request, so an organisation only ever reaches entries built from its own
@@ -27,12 +29,14 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
 from ml.price.features import HistoryLookup, IndexLookup, dates_ns
 from ml.price.model import PriceModel
 from store import generations, history, registry
+from store.models import Item
 from store.units import UnitCatalog
 
 MODELS = 8
@@ -192,6 +196,23 @@ def active_model(
 # --------------------------------------------------------------------------- snapshots
 
 
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """What pricing reads of an item."""
+
+    id: int
+    code: str
+    name: str
+    unit: str | None
+    category: str | None
+    attributes: dict[str, Any]
+
+    @classmethod
+    def of(cls, item: Item) -> ItemRef:
+        """From the store's row."""
+        return cls(item.id, item.code, item.name, item.unit, item.category, item.attributes)
+
+
 class PredictionSnapshot:
     """One state of an organisation's pricing data, indexed for look-ups by item and date.
 
@@ -206,36 +227,52 @@ class PredictionSnapshot:
         catalog: UnitCatalog,
         lines: pd.DataFrame,
         index_obs: pd.DataFrame,
+        items: list[ItemRef],
     ) -> None:
         self.org_id = org_id
         self.generation = generation
         self.catalog = catalog
+        # Codes as resolve_item matches them (case aside). Left to resolve_item: a code two
+        # items share in different cases, and non-ASCII codes (the database's upper() and
+        # Python's may disagree beyond ASCII).
+        by_code: dict[str, ItemRef | None] = {}
+        for item in items:
+            if not item.code.isascii():
+                continue
+            key = item.code.upper()
+            by_code[key] = None if key in by_code else item
+        self._by_code = by_code
         self.history = HistoryLookup(lines)
         self.index = IndexLookup(index_obs)
         when = dates_ns(lines["quote_date"]) if len(lines) else np.empty(0, dtype=np.int64)
         self._all_dates = np.sort(when)
         # Per item, its lines in date order (the frame comes ordered by date and line id).
         order = np.argsort(lines["item_id"].to_numpy(), kind="stable")
-        items = lines["item_id"].to_numpy()[order]
+        item_ids = lines["item_id"].to_numpy()[order]
         self._dates = when[order]
         self.currencies: list[str] = sorted({str(c) for c in lines["currency"]})
         codes = {c: i for i, c in enumerate(self.currencies)}
         self._currency = np.array([codes[c] for c in lines["currency"]], dtype=np.int64)[order]
         self._line_unit = lines["line_unit"].to_numpy(dtype=object)[order]
         self._line_quantity = lines["line_quantity"].to_numpy(dtype=float)[order]
-        self._items: dict[int, tuple[int, int]] = {}
-        if len(items):
-            starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
-            ends = np.r_[starts[1:], len(items)]
+        self._slices: dict[int, tuple[int, int]] = {}
+        if len(item_ids):
+            starts = np.flatnonzero(np.r_[True, item_ids[1:] != item_ids[:-1]])
+            ends = np.r_[starts[1:], len(item_ids)]
             for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-                self._items[int(items[start])] = (start, end)
+                self._slices[int(item_ids[start])] = (start, end)
+
+    def item_by_code(self, text: str) -> ItemRef | None:
+        """The item whose code ``text`` is (any case, spaces around ignored), if exactly one."""
+        wanted = text.strip()
+        return self._by_code.get(wanted.upper()) if wanted.isascii() else None
 
     def any_lines_before(self, when_ns: int) -> bool:
         """Whether any quote line is dated before ``when_ns``."""
         return bool(len(self._all_dates)) and bool(self._all_dates[0] < when_ns)
 
     def _before(self, item_id: int, when_ns: int) -> tuple[int, int]:
-        start, end = self._items.get(item_id, (0, 0))
+        start, end = self._slices.get(item_id, (0, 0))
         return start, start + int(np.searchsorted(self._dates[start:end], when_ns, side="left"))
 
     def lines_before(self, item_id: int, when_ns: int) -> int:
@@ -248,6 +285,8 @@ class PredictionSnapshot:
         start, stop = self._before(item_id, when_ns)
         if stop == start:
             return "USD"
+        if len(self.currencies) == 1:
+            return self.currencies[0]
         counts = np.bincount(self._currency[start:stop])
         return self.currencies[int(np.flatnonzero(counts == counts.max())[0])]
 
@@ -286,7 +325,13 @@ def snapshot(
         catalog = UnitCatalog.load(session)
         lines = history.price_lines(session=session, org_id=org_id, catalog=catalog)
         index_obs = history.index_observations(session=session, org_id=org_id)
-        built = PredictionSnapshot(org_id, generation, catalog, lines, index_obs)
+        rows = session.execute(
+            select(Item.id, Item.code, Item.name, Item.unit, Item.category, Item.attributes).where(
+                Item.org_id == org_id
+            )
+        ).all()
+        items = [ItemRef(*row) for row in rows]
+        built = PredictionSnapshot(org_id, generation, catalog, lines, index_obs, items)
         # Statements of one transaction may see different commits: if the generation
         # moved while reading, the reads may mix two states, so they serve this request
         # (as the reads of an uncached request would) but are not kept.

@@ -9,6 +9,14 @@ values count only once they would have been published (``PUBLICATION_LAG``).
 Frames carry the columns of ``store.history.quote_history``: quote_date, item_id,
 item_code, category, item_attributes, supplier_id, rfq_id, rfq_line_id, quantity, unit,
 currency, line_attributes, and (reference only) unit_price.
+
+Serving prices one line at a time, where a groupby over the whole reference per line is
+too slow: ``HistoryLookup`` and ``IndexLookup`` index the reference and the observations
+once and then answer by binary search, and ``LineEncoder`` writes a line's features
+straight into the boosters' input. They give exactly the numbers of ``history_features``,
+``index_features`` and ``build_matrix``, which stay the reference implementation (the
+tests compare the two). Because every history feature looks strictly before the line's
+date, one lookup over all history serves lines of any date.
 """
 
 from __future__ import annotations

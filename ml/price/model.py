@@ -125,14 +125,21 @@ class PriceModel:
         ``matrix`` is a feature frame or its encoded rows (``encode``); ``num_threads``
         caps LightGBM's threads (a handful of rows is faster on one than on many).
         """
-        log10, log50, log90 = raw_log_band(self.boosters, matrix, num_threads=num_threads)
+        p10, p50, p90 = self.band(matrix, num_threads=num_threads)
         return pd.DataFrame(
-            {
-                "p10": np.exp(log10 - self.conformal_widening),
-                "p50": np.exp(log50),
-                "p90": np.exp(log90 + self.conformal_widening),
-            },
+            {"p10": p10, "p50": p50, "p90": p90},
             index=matrix.index if isinstance(matrix, pd.DataFrame) else None,
+        )
+
+    def band(
+        self, matrix: pd.DataFrame | np.ndarray, *, num_threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``predict_matrix``'s P10, P50 and P90 as arrays (no frame to build)."""
+        log10, log50, log90 = raw_log_band(self.boosters, matrix, num_threads=num_threads)
+        return (
+            np.exp(log10 - self.conformal_widening),
+            np.exp(log50),
+            np.exp(log90 + self.conformal_widening),
         )
 
     def predict(

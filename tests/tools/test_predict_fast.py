@@ -30,7 +30,7 @@ from store.units import UnitCatalog
 from tests import factories
 from tests.conftest import AS_OF, make_org
 from tools import TOOLS, price_cache
-from tools.base import Money, ToolContext
+from tools.base import Evidence, Money, ToolContext
 from tools.items import resolve_item
 from tools.predict_price import (
     MAX_BATCH_LINES,
@@ -109,8 +109,6 @@ def reference_predict(ctx: ToolContext, args: PredictPriceInput) -> PredictPrice
             ctx.session, org_id=ctx.org_id, price=price, to_currency=args.currency, on=when
         )
         return Money.from_float(float(price.amount), currency=price.currency, unit=price.unit)
-
-    from tools.base import Evidence
 
     return PredictPriceOutput(
         item_code=item.code,
