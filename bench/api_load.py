@@ -46,9 +46,11 @@ run prints that check for whichever generator ran (1.00 is exact).
 
 The per-key rate limit is raised for the run (``PRICING_AGENT_API_RATE_LIMIT_PER_MINUTE``):
 this measures throughput, not the limiter. The access log is off. ``--workers`` defaults
-to 2 (one per core): against 1 worker it served about twice the requests/s on every route
-here, at lower latency. With more than 1, ``PROMETHEUS_MULTIPROC_DIR`` is set, as
-``pricing-agent serve --workers N`` does.
+to 2 (one per core): every route served more requests/s with 2 workers than with 1 here
+(1.1 to 2.6 times, by route and run; the price route's p95 about the same). With more
+than 1, ``PROMETHEUS_MULTIPROC_DIR`` is set, as ``pricing-agent serve --workers N`` does.
+With 2, uvicorn's workers share one listening socket and the 32 connections do not split
+evenly between them, which shows as a very low p50 next to a much higher p95.
 
 Soak (``--soak [SECONDS]``, default 300): the price route alone at a fixed rate
 (``--rate``, default 50 requests/s, scheduled, so latency includes any queueing), with
