@@ -40,8 +40,9 @@ so a reader can see how much of the machine each took. The default generator is
 ``bench.loadgen`` (asyncio on uvloop, responses parsed by httptools, every latency
 recorded); it took 0.01-0.09 cores here. ``--client wrk`` (Debian's package, one thread,
 percentiles from its histogram through a Lua ``done()``) is there to cross-check, but
-its latencies failed Little's law on this machine (mean latency x requests/s came to 3-5
-times the 32 connections of a closed loop), so its percentiles are not trusted. Every
+its latencies failed Little's law on this machine (mean latency x requests/s came to 1.0
+to 1.2 times the 32 connections of a closed loop on the price route, but 3 to 11 times on
+the fast routes), so its percentiles are not trusted. Every
 run prints that check for whichever generator ran (1.00 is exact).
 
 The per-key rate limit is raised for the run (``PRICING_AGENT_API_RATE_LIMIT_PER_MINUTE``):
