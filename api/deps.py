@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.metrics import Metrics
@@ -51,12 +52,22 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key of your organisation: `pricing-agent keys create` or POST /keys.",
+)
+
+
 def authenticate(
     svc: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Caller:
     """Authenticate the bearer key and take one token of its rate limit."""
-    key = bearer_token(authorization)
+    # The security scheme documents the key in OpenAPI; the header itself is parsed here so
+    # that every malformed form gets the same clear 401.
+    key = credentials.credentials if credentials else bearer_token(authorization)
     with svc.database.unscoped_session() as session:
         principal = orgs.authenticate_api_key(session=session, key=key)
         if svc.toucher.due(principal.key_id):
