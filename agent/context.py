@@ -12,12 +12,16 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session
 
+from agent.planner.lexicon import Lexicon
 from agent.settings import AgentSettings
 from core.settings import Settings
 from tools.base import ToolContext
 
 SessionFactory = Callable[[uuid.UUID], AbstractContextManager[Session]]
-Mode = Literal["offline", "llm"]
+ModelMode = Literal["offline", "llm"]
+"""The model a turn is configured with: the offline planner, or a language model."""
+Mode = Literal["offline", "llm", "offline-fallback"]
+"""How a turn was answered; ``offline-fallback``: the model failed and the planner stood in."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,14 @@ class RunContext:
     thread_id: str
     session_factory: SessionFactory
     model: BaseChatModel
-    mode: Mode
+    mode: ModelMode
     settings: Settings
     agent_settings: AgentSettings
     as_of: dt.date
+    # The organisation's names, for the offline planner when it stands in for the model.
+    lexicon: Callable[[], Lexicon] | None = None
+    # Which endpoint the model is, for its circuit breaker; None: a caller's own model.
+    llm_endpoint: str | None = None
 
     def tool_context(self, session: Session, actor: str | None = None) -> ToolContext:
         """The tool context of this turn on ``session``; ``actor`` defaults to the agent."""

@@ -19,6 +19,7 @@ from langgraph.types import interrupt
 
 from agent.approvals import Decision, apply_decision
 from agent.context import RunContext
+from agent.fallback import ask_model, stand_in
 from agent.prompts import system_prompt
 from agent.state import AgentState, PendingApproval
 from agent.toolset import APPROVAL_TOOLS, error_message, run_tool, tool_schemas
@@ -53,21 +54,35 @@ def _last_ai(state: AgentState) -> AIMessage | None:
 
 
 def agent_node(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Ask the model for the next step."""
+    """Ask the model for the next step; if it fails, the offline planner takes over the turn."""
     run = runtime.context
     history = repair_history(list(state.get("messages", [])))
     prompt: list[AnyMessage] = [SystemMessage(system_prompt(run.as_of)), *history]
+    update: dict[str, Any] = {"steps": state.get("steps", 0) + 1}
+    fallback = state.get("fallback")
+    reply: AIMessage | None = None
     try:
-        reply = run.model.bind_tools(tool_schemas()).invoke(prompt)
+        if run.mode == "llm" and fallback is None:
+            asked = ask_model(run, prompt)
+            if isinstance(asked, str):
+                # The planner answers this step and the rest of the turn. It reads the
+                # buyer's last message and reuses the tool results the model already got.
+                fallback = update["fallback"] = asked
+            else:
+                reply = asked
+        if reply is None:
+            model = run.model if fallback is None else stand_in(run, fallback)
+            reply = model.bind_tools(tool_schemas()).invoke(prompt)
     except Exception as exc:
-        # A model that times out, refuses the key or is unreachable ends the turn with a
-        # plain message; the conversation stays usable for the next one.
-        log.warning("chat model failed: %s", exc)
+        # The planner itself failed (the store is down, say): end the turn with a plain
+        # message; the conversation stays usable for the next one.
+        log.warning("offline planner failed (%s)", type(exc).__name__, exc_info=True)
         reply = AIMessage(
-            "The language model could not answer just now "
+            "The assistant could not answer just now "
             f"({type(exc).__name__}). Nothing was changed; please try again shortly."
         )
-    return {"messages": [reply], "steps": state.get("steps", 0) + 1}
+    update["messages"] = [reply]
+    return update
 
 
 def tools_node(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:

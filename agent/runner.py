@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,10 +17,10 @@ from pydantic import BaseModel, Field
 from typing_extensions import Unpack
 
 from agent.approvals import Decision
-from agent.context import Mode, RunContext, SessionFactory
+from agent.context import Mode, ModelMode, RunContext, SessionFactory
 from agent.graph import build_graph
-from agent.llm import make_chat_model
-from agent.planner.answer import money
+from agent.llm import endpoint_key, make_chat_model
+from agent.planner.answer import fallback_note, money
 from agent.planner.lexicon import Lexicon, load_lexicon
 from agent.planner.model import OfflinePlanner
 from agent.settings import AgentSettings, get_agent_settings
@@ -58,7 +59,16 @@ class TurnResult(BaseModel):
     answer: str
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     thread_id: str
-    mode: Mode
+    mode: Mode = Field(
+        description=(
+            "llm: the language model answered; offline: no model is configured; "
+            "offline-fallback: the model failed and the offline planner answered."
+        )
+    )
+    fallback_reason: str | None = Field(
+        default=None,
+        description="With offline-fallback, why: 'timed out after 30 s', 'rate-limited, HTTP 429'.",
+    )
     pending_approval: ApprovalRequest | None = None
     results: list[dict[str, Any]] = Field(
         default_factory=list, description="Each successful tool's structured output, by name."
@@ -134,15 +144,18 @@ def _turn(
             title=(message or "")[:120] or None,
         )
 
+    @functools.cache  # read once per turn, whether for the planner or its stand-in
     def lexicon() -> Lexicon:
         with factory(org_id) as session:
             return load_lexicon(session, org_id)
 
     as_of = options.get("as_of") or dt.datetime.now(dt.UTC).date()
     model = options.get("model")
-    mode: Mode
+    mode: ModelMode
+    endpoint: str | None = None
     if model is None:
         model, mode = make_chat_model(settings, lexicon, as_of=as_of)
+        endpoint = endpoint_key(settings) if mode == "llm" else None
     else:
         mode = "offline" if isinstance(model, OfflinePlanner) else "llm"
     run = RunContext(
@@ -155,6 +168,8 @@ def _turn(
         settings=settings,
         agent_settings=agent_settings,
         as_of=as_of,
+        lexicon=lexicon,
+        llm_endpoint=endpoint,
     )
     config = RunnableConfig(
         configurable={"thread_id": agent_memory.thread_key(org_id, thread_id)},
@@ -173,7 +188,12 @@ def _turn(
                 # A new question instead of a decision: the draft is abandoned, never sent.
                 abandon: Command[Any] = Command(resume=ABANDONED.model_dump())
                 graph.invoke(abandon, config, context=run)
-            payload = {"messages": [HumanMessage(message or "")], "steps": 0, "pending": None}
+            payload = {
+                "messages": [HumanMessage(message or "")],
+                "steps": 0,
+                "pending": None,
+                "fallback": None,
+            }
         before = len(graph.get_state(config).values.get("messages", []))
         yield graph, payload, config, run, before
 
@@ -202,22 +222,25 @@ def _result(graph: Any, config: RunnableConfig, run: RunContext, before: int) ->
                 )
                 if reply is not None and not failed and isinstance(reply.artifact, dict):
                     outputs.append({"tool": call["name"], "output": reply.artifact})
+    fallback: str | None = snapshot.values.get("fallback")
+    mode: Mode = "offline-fallback" if fallback else run.mode
     pending = None
     if snapshot.interrupts:
         value = snapshot.interrupts[0].value
         pending = ApprovalRequest.model_validate(value)
-        answer = _approval_text(pending, run.mode)
+        answer = _approval_text(pending, mode, fallback)
     return TurnResult(
         answer=answer,
         tool_calls=calls,
         thread_id=run.thread_id,
-        mode=run.mode,
+        mode=mode,
+        fallback_reason=fallback,
         pending_approval=pending,
         results=outputs,
     )
 
 
-def _approval_text(pending: ApprovalRequest, mode: Mode) -> str:
+def _approval_text(pending: ApprovalRequest, mode: Mode, fallback: str | None = None) -> str:
     draft = pending.draft
     price = draft.get("price", {})
     text = (
@@ -228,6 +251,8 @@ def _approval_text(pending: ApprovalRequest, mode: Mode) -> str:
     )
     if mode == "offline":
         text += "\n\n(Offline planner: no language model is configured.)"
+    elif mode == "offline-fallback" and fallback:
+        text += "\n\n" + fallback_note(fallback)
     return text
 
 

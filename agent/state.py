@@ -1,4 +1,4 @@
-"""The graph's state: the conversation, the step count of this turn, a pending approval."""
+"""The graph's state: the conversation, this turn's step count, fallback and pending approval."""
 
 from __future__ import annotations
 
@@ -23,3 +23,4 @@ class AgentState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     steps: int
     pending: PendingApproval | None
+    fallback: str | None  # why the offline planner stands in for the model this turn

@@ -4,6 +4,10 @@ It speaks ``POST /v1/chat/completions``, plain JSON or server-sent events when t
 asks to stream, so langchain-openai's real HTTP client runs against it. No model is behind
 it: each reply is the next step of a script, chosen by how many assistant turns the
 request already holds (or by a function of the request).
+
+Faults are scripted too: a status other than 200 (with headers such as ``Retry-After``)
+or a delay before the reply, for the whole server or for one step. Every request is
+recorded before any delay, so a client that gave up still counts as having called.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Step = dict[str, Any]
-"""``{"tool_calls": [(name, args), ...]}`` or ``{"content": "text"}``."""
+"""``{"tool_calls": [(name, args), ...]}`` or ``{"content": "text"}``.
+
+A step may also carry ``"status"`` (answer with that error status instead), ``"headers"``
+(sent with the error) and ``"delay"`` (seconds to wait before answering).
+"""
 
 
 def step_by_turn(script: list[Step]) -> Callable[[dict[str, Any]], Step]:
@@ -32,11 +40,20 @@ class ScriptedOpenAI:
     """Serve scripted chat completions on 127.0.0.1 and record every request."""
 
     def __init__(
-        self, script: list[Step] | Callable[[dict[str, Any]], Step], status: int = 200
+        self,
+        script: list[Step] | Callable[[dict[str, Any]], Step],
+        status: int = 200,
+        *,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.pick = step_by_turn(script) if isinstance(script, list) else script
+        # status, delay and headers apply to every request and may be changed while serving.
         self.status = status
+        self.delay = delay
+        self.headers = dict(headers or {})
         self.requests: list[dict[str, Any]] = []
+        self.closing = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -50,6 +67,7 @@ class ScriptedOpenAI:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()  # wakes requests still waiting out a delay
         self.server.shutdown()
         self.server.server_close()
 
@@ -64,21 +82,35 @@ class ScriptedOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 auth = self.headers.get("Authorization")
                 owner.requests.append({"path": self.path, "auth": auth, "body": body})
-                if owner.status != 200:
-                    self._send(owner.status, {"error": {"message": "unavailable"}})
-                    return
-                message = _message(owner.pick(body), len(owner.requests))
-                if body.get("stream"):
-                    self._stream(message)
-                else:
-                    finish = "tool_calls" if message.get("tool_calls") else "stop"
-                    self._send(200, _completion(message, finish))
+                number = len(owner.requests)
+                step = owner.pick(body)
+                delay = float(step.get("delay", owner.delay))
+                if delay > 0 and owner.closing.wait(delay):
+                    return  # the server is closing; the client has long given up
+                status = int(step.get("status", owner.status))
+                try:
+                    if status != 200:
+                        extra = {**owner.headers, **step.get("headers", {})}
+                        self._send(status, _error(status), extra)
+                        return
+                    message = _message(step, number)
+                    if body.get("stream"):
+                        self._stream(message)
+                    else:
+                        finish = "tool_calls" if message.get("tool_calls") else "stop"
+                        self._send(200, _completion(message, finish))
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client timed out and hung up; nothing to answer
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(
+                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -130,6 +162,11 @@ def _message(step: Step, request_no: int) -> dict[str, Any]:
     if calls:
         message["tool_calls"] = calls
     return message
+
+
+def _error(status: int) -> dict[str, Any]:
+    kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(status, "server_error")
+    return {"error": {"message": f"scripted failure ({status})", "type": kind, "code": kind}}
 
 
 def _completion(message: dict[str, Any], finish: str) -> dict[str, Any]:

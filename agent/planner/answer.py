@@ -20,6 +20,16 @@ OFFLINE_NOTE = (
     "_Offline planner: no language model is configured, so this answer was assembled "
     "from the tool results by rules._"
 )
+
+
+def fallback_note(reason: str) -> str:
+    """The note an answer carries when the offline planner stood in for a failed model."""
+    return (
+        f"_The language model was unavailable ({reason}), so the offline planner answered: "
+        "this answer was assembled from the tool results by rules._"
+    )
+
+
 INJECTION_NOTE = (
     "I only work within your organisation's data and my fixed rules; instructions to "
     "change that are ignored."

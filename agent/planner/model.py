@@ -2,7 +2,8 @@
 
 With no LLM configured the graph runs unchanged: this model reads the conversation,
 picks tools and fills their arguments (``plan``), and writes a templated answer from the
-results (``answer``). It says in every answer that it is offline.
+results (``answer``). It says in every answer that it is offline, and why: no model is
+configured, or (``note``) the configured one failed and the planner stands in for it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, PrivateAttr
 
+from agent.planner.answer import OFFLINE_NOTE
 from agent.planner.lexicon import Lexicon
 from agent.planner.plan import next_message
 
@@ -29,6 +31,7 @@ class OfflinePlanner(BaseChatModel):
 
     lexicon_loader: Callable[[], Lexicon]
     as_of: dt.date | None = None
+    note: str | None = None  # replaces the "no language model is configured" note
     _lexicon: Lexicon | None = PrivateAttr(default=None)
 
     @property
@@ -49,11 +52,20 @@ class OfflinePlanner(BaseChatModel):
 
     def _plan(self, messages: list[BaseMessage]) -> AIMessage:
         conversation = [m for m in messages if not isinstance(m, SystemMessage)]
-        return next_message(
+        message = next_message(
             conversation,  # type: ignore[arg-type]
             self.lexicon(),
             as_of=self.as_of or dt.datetime.now(dt.UTC).date(),
         )
+        if self.note and isinstance(message.content, str) and message.content:
+            text = message.content
+            # Here, not after the call, so that streamed tokens carry the same note.
+            if OFFLINE_NOTE in text:
+                text = text.replace(OFFLINE_NOTE, self.note)
+            else:
+                text = f"{text}\n\n{self.note}"
+            message = AIMessage(text, tool_calls=message.tool_calls, id=message.id)
+        return message
 
     def _generate(
         self,

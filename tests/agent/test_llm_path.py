@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from agent import run_turn, stream_turn
 from bench.loopback_openai import ScriptedOpenAI
-from core.settings import load_settings
 from tests.conftest import AS_OF
 
 SCRIPT = [
@@ -20,23 +17,6 @@ SCRIPT = [
     {"tool_calls": [("predict_price", {"item": "703-06029", "quantity": 500, "unit": "ton"})]},
     {"content": "A fair price is about the P50 the model gave."},
 ]
-
-
-@pytest.fixture
-def llm_settings(settings):
-    def make(base_url: str):
-        return load_settings(
-            database_url=None,
-            database_app_url=None,
-            data_dir=settings.data_dir,
-            db_name=settings.db_name,
-            openai_api_key="sk-loopback-test-0000",
-            openai_base_url=base_url,
-            openai_model="scripted-model",
-            llm_timeout_seconds=10,
-        )
-
-    return make
 
 
 def test_llm_mode_runs_tool_calls_over_real_http(database, sample_org, llm_settings):
@@ -86,19 +66,4 @@ def test_llm_mode_streams_tokens(database, sample_org, llm_settings):
     assert "".join(tokens).split() == SCRIPT[-1]["content"].split()
     assert [e.name for e in events if e.type == "tool_call"] == ["search_items", "predict_price"]
     assert events[-1].type == "done"
-
-
-def test_an_unavailable_llm_gives_a_clear_message(database, sample_org, llm_settings):
-    with ScriptedOpenAI(SCRIPT, status=503) as server:
-        result = run_turn(
-            "What should rebar cost?",
-            database=database,
-            org_id=sample_org,
-            user_id="buyer",
-            as_of=AS_OF,
-            settings=llm_settings(server.base_url),
-        )
-    assert result.mode == "llm"
-    assert "could not answer just now" in result.answer
-    assert result.tool_calls == []
-    assert len(server.requests) >= 1
+    assert events[-1].result.mode == "llm"
