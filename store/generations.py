@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from store.models import DataGeneration
 
 TRACKED_TABLES = ("items", "quote_lines", "index_series", "index_observations")
-"""The tables whose writes move the generation (what ``history.price_lines`` and
-``history.index_observations`` read)."""
+"""The tables whose writes move the generation: what a prediction snapshot reads (quote
+lines with their items' units, the items themselves, index series and observations)."""
 
 
 def current(*, session: Session, org_id: uuid.UUID) -> int:

@@ -136,7 +136,8 @@ def predict_prices(ctx: ToolContext, args: PredictPricesInput) -> PredictPricesO
     lines are priced all the same, with exactly the numbers predict_price gives them.
     """
     # One snapshot, one model and one feature matrix serve every line: a batch costs
-    # little more than its distinct item and supplier look-ups plus the boosters.
+    # little more than its distinct item and supplier look-ups plus the boosters. Without
+    # an active model no line can be priced, so that error is the whole call's.
     state = price_cache.read_state(session=ctx.session, org_id=ctx.org_id)
     cached = price_cache.active_model(session=ctx.session, org_id=ctx.org_id, state=state)
     snap = price_cache.snapshot(session=ctx.session, org_id=ctx.org_id, state=state)
