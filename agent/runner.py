@@ -124,6 +124,8 @@ def _turn(
         message = message.strip()
         if not message:
             raise InvalidInputError("the message is empty")
+        if "\x00" in message:
+            raise InvalidInputError("the message contains a NUL character")
         if len(message) > MAX_MESSAGE_CHARS:
             raise InvalidInputError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
     decision = options.get("decision")

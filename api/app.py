@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Services
-from api.limits import BodyLimitMiddleware
+from api.limits import BodyLimitMiddleware, NulGuardMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
     anomalies,
@@ -94,6 +94,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.warmup = warmup
     problems.install(app)
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         default=api_settings.max_body_bytes,

@@ -44,8 +44,8 @@ class Services:
     metrics: Metrics
 
 
-def services(request: Request) -> Services:
-    """The app's services."""
+async def services(request: Request) -> Services:
+    """The app's services (async: no thread-pool hop for a dictionary look-up)."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -59,19 +59,15 @@ _bearer = HTTPBearer(
 )
 
 
-def authenticate(
-    svc: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Caller:
-    """Authenticate the bearer key and take one token of its rate limit."""
-    # The security scheme documents the key in OpenAPI; the header itself is parsed here so
-    # that every malformed form gets the same clear 401.
-    key = credentials.credentials if credentials else bearer_token(authorization)
-    with svc.database.unscoped_session() as session:
-        principal = orgs.authenticate_api_key(session=session, key=key)
-        if svc.toucher.due(principal.key_id):
-            orgs.touch_api_key(session=session, org_id=principal.org_id, key_id=principal.key_id)
+def _api_key(credentials: HTTPAuthorizationCredentials | None, authorization: str | None) -> str:
+    # The security scheme documents the key in OpenAPI; the header itself is parsed here
+    # so that every malformed form gets the same clear 401.
+    return credentials.credentials if credentials else bearer_token(authorization)
+
+
+def _admit(svc: Services, session: Session, key: str) -> Caller:
+    """Authenticate ``key`` in ``session``, take a rate-limit token, stamp its use."""
+    principal = orgs.authenticate_api_key(session=session, key=key)
     wait = svc.limiter.acquire(principal.key_id)
     if wait > 0:
         seconds = svc.limiter.retry_after(wait)
@@ -80,7 +76,24 @@ def authenticate(
             f"retry in {seconds} s",
             retry_after=seconds,
         )
+    if svc.toucher.due(principal.key_id):
+        # Its own short transaction: the stamp must stay even if the request then fails.
+        with svc.database.unscoped_session() as stamp:
+            orgs.touch_api_key(session=stamp, org_id=principal.org_id, key_id=principal.key_id)
     return Caller(principal)
+
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def authenticate(
+    svc: ServicesDep, credentials: BearerDep, authorization: AuthorizationHeader = None
+) -> Caller:
+    """Authenticate the bearer key (for routes that open their own sessions, e.g. chat)."""
+    key = _api_key(credentials, authorization)
+    with svc.database.unscoped_session() as session:
+        return _admit(svc, session, key)
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]
@@ -119,8 +132,9 @@ class Tenant:
 
 
 def tenant(
-    caller: CallerDep,
     svc: ServicesDep,
+    credentials: BearerDep,
+    authorization: AuthorizationHeader = None,
     x_as_of: Annotated[
         dt.date | None,
         Header(
@@ -129,10 +143,21 @@ def tenant(
         ),
     ] = None,
 ) -> Iterator[Tenant]:
-    """Open the caller's transaction; commit it before the response goes out."""
-    with svc.database.session_scope(caller.org_id) as session:
+    """Authenticate and open the caller's transaction; commit it before the response.
+
+    One connection and one transaction serve the key look-up and the work: the
+    transaction is scoped to the key's organisation as soon as the key is known.
+    """
+    key = _api_key(credentials, authorization)
+    admitted: list[Caller] = []
+
+    def find_org(session: Session) -> uuid.UUID:
+        admitted.append(_admit(svc, session, key))
+        return admitted[0].org_id
+
+    with svc.database.session_for(find_org) as session:
         yield Tenant(
-            caller=caller,
+            caller=admitted[0],
             session=session,
             as_of=x_as_of or dt.datetime.now(dt.UTC).date(),
             metrics=svc.metrics,

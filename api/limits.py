@@ -77,3 +77,72 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+NUL_DETAIL = "text may not contain NUL (U+0000) characters"
+
+
+class NulGuardMiddleware:
+    """Refuse NUL characters in the path, the query and JSON bodies with a 422 problem.
+
+    PostgreSQL text cannot hold U+0000, so such a value would fail deep in a query; it is
+    never meaningful in a code, a name or a buyer's message, so it is refused at the door.
+    A JSON body is read whole first (the body limit, outside this, bounds it) and then
+    handed on unchanged. File uploads are binary and pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = bytes(scope.get("raw_path") or b"") + b"?" + bytes(scope.get("query_string") or b"")
+        if b"\x00" in raw or b"%00" in raw:
+            await _refuse_nul(scope, receive, send)
+            return
+        if not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client left; let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\\u0000" in body or b"\x00" in body:
+            await _refuse_nul(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return False
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(
+        422,
+        "Invalid input",
+        NUL_DETAIL,
+        instance=scope["path"],
+        errors=[{"field": "request", "in": "body", "message": NUL_DETAIL}],
+    )
+    await response(scope, receive, send)

@@ -14,7 +14,7 @@ with ``is_local``), so the setting can never outlive the transaction that needed
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,13 +44,28 @@ def _scope_transaction_to_org(
     if org_id is None:
         # An unscoped service session would silently see nothing; fail loudly instead.
         raise RuntimeError("TenantSession used without info['org_id']")
+    if org_id is ORG_PENDING:
+        return  # found inside this transaction (``session_for``), which then scopes it
+    scope_transaction(connection, org_id)
+
+
+ORG_PENDING = object()
+"""``info['org_id']`` of a session whose organisation its first transaction will find."""
+
+
+def scope_transaction(connection: Connection | Session, org_id: uuid.UUID) -> None:
+    """Scope the current transaction to ``org_id`` (row-level security reads it)."""
     connection.execute(
         text("SELECT set_config(:name, :org, true)"), {"name": ORG_SETTING, "org": str(org_id)}
     )
 
 
-def _step_down_on_connect(engine: Engine, role: str) -> None:
-    """Make every new connection of ``engine`` act as ``role`` (RLS applies to it)."""
+def _step_down_on_connect(engine: Engine, role: str, *, reassert: bool) -> None:
+    """Make every new connection of ``engine`` act as ``role`` (RLS applies to it).
+
+    ``reassert`` repeats ``SET ROLE`` at every checkout: needed only when the login is
+    another user (which could ``RESET ROLE``), and it costs a round trip per checkout.
+    """
 
     @event.listens_for(engine, "connect")
     def _set_role(dbapi_connection: Any, connection_record: Any) -> None:
@@ -72,6 +87,9 @@ def _step_down_on_connect(engine: Engine, role: str) -> None:
         finally:
             cursor.close()
         dbapi_connection.commit()
+
+    if not reassert:
+        return
 
     @event.listens_for(engine, "checkout")
     def _reassert_role(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -138,8 +156,10 @@ class Database:
                 url = server.url(user=role, database=self.settings.db_name)
             else:
                 url = self._owner_url()
-            engine = create_engine(url, pool_pre_ping=True)
-            _step_down_on_connect(engine, role)
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10
+            )
+            _step_down_on_connect(engine, role, reassert=make_url(url).username != role)
             self._service = engine
         return self._service
 
@@ -191,6 +211,26 @@ class Database:
         session.info["org_id"] = org_id
         try:
             with _unavailable_as_domain_error(), session.begin():
+                yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def session_for(self, find_org: Callable[[Session], uuid.UUID]) -> Iterator[Session]:
+        """Open a service session whose organisation ``find_org`` finds in its transaction.
+
+        For requests that learn their tenant by authenticating (a SECURITY DEFINER
+        look-up): one connection and one transaction serve both. Until ``find_org``
+        returns, the transaction sees no tenant row; after, it is scoped like
+        ``session_scope`` (and so is any later transaction of the session).
+        """
+        session = TenantSession(bind=self.service_engine, expire_on_commit=False)
+        session.info["org_id"] = ORG_PENDING
+        try:
+            with _unavailable_as_domain_error(), session.begin():
+                org_id = find_org(session)
+                session.info["org_id"] = org_id
+                scope_transaction(session, org_id)
                 yield session
         finally:
             session.close()

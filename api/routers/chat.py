@@ -128,6 +128,7 @@ def chat(
             user_id=caller.user_id,
             thread_id=body.thread_id,
             as_of=body.as_of,
+            settings=svc.settings,
         )
         # The first event is pulled here, so a refusal (another user's thread, a bad
         # message) is still an HTTP error with its status, not an event in a 200 stream.
@@ -144,6 +145,7 @@ def chat(
         user_id=caller.user_id,
         thread_id=body.thread_id,
         as_of=body.as_of,
+        settings=svc.settings,
     )
     _count_tools(svc.metrics, result)
     return result
@@ -167,6 +169,7 @@ def approve(
         user_id=caller.user_id,
         thread_id=thread_id,
         decision=decision,
+        settings=svc.settings,
     )
     _count_tools(svc.metrics, result)
     return result

@@ -71,6 +71,9 @@ def _suffix(filename: str) -> str:
 def _mapping(
     name: str | None, map_: list[str], date_format: str | None, source: str | None
 ) -> ColumnMapping:
+    texts = [name or "", *map_, date_format or "", source or ""]
+    if any("\x00" in text for text in texts):
+        raise InvalidInputError("form fields may not contain NUL (U+0000) characters")
     mapping = ColumnMapping()
     if name:
         # Only the mappings shipped with the product: a caller must not name a server path.

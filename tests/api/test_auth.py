@@ -170,3 +170,12 @@ def test_health_ready_metrics(client: TestClient, buyer: dict[str, str]) -> None
     assert 'pricing_tool_calls_total{face="api",outcome="ok",tool="predict_price"}' in metrics
     assert "pricing_active_model_version{" in metrics
     assert 'route="unmatched"' not in metrics or "/api/v1/nothing" not in metrics
+
+
+def test_nul_characters_are_refused_at_the_door(client: TestClient, buyer: dict[str, str]) -> None:
+    body = assert_problem(
+        client.post(PREDICT, json={**BODY, "item": "703\x0006029"}, headers=buyer), 422
+    )
+    assert "NUL" in body["detail"]
+    assert_problem(client.post("/api/v1/chat", json={"message": "hi\x00"}, headers=buyer), 422)
+    assert_problem(client.get("/api/v1/items?q=re%00bar", headers=buyer), 422)
