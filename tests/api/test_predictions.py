@@ -34,6 +34,14 @@ def test_price_band_matches_the_tool(
     assert p50 == direct.p50.amount
     assert body["unit"] == direct.p50.unit
     assert body["model_version"] == direct.model_version
+    assert body["drivers"] == []  # drivers only on request: the band is the same
+    explained = client.post(
+        "/api/v1/predictions/price",
+        json={"item": ITEM, "quantity": 5000, "explain": True},
+        headers=buyer,
+    ).json()
+    assert explained["p50"] == body["p50"]
+    assert explained["drivers"] == [d.model_dump() for d in direct.drivers]
 
 
 def test_unknown_item_is_404_problem(client: TestClient, buyer: dict[str, str]) -> None:
