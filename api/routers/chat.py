@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import StreamingResponse
@@ -120,16 +120,16 @@ def chat(
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TurnResult | StreamingResponse:
     """Answer a buyer's message with the agent, showing which tools ran on what data."""
+    turn: dict[str, Any] = {
+        "database": svc.database,
+        "org_id": caller.org_id,
+        "user_id": caller.user_id,
+        "thread_id": body.thread_id,
+        "as_of": body.as_of,
+        "settings": svc.settings,
+    }
     if accept and EVENT_STREAM in accept:
-        events = stream_turn(
-            body.message,
-            database=svc.database,
-            org_id=caller.org_id,
-            user_id=caller.user_id,
-            thread_id=body.thread_id,
-            as_of=body.as_of,
-            settings=svc.settings,
-        )
+        events = stream_turn(body.message, **turn)
         # The first event is pulled here, so a refusal (another user's thread, a bad
         # message) is still an HTTP error with its status, not an event in a 200 stream.
         first = next(events)
@@ -138,15 +138,7 @@ def chat(
             media_type=EVENT_STREAM,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    result = run_turn(
-        body.message,
-        database=svc.database,
-        org_id=caller.org_id,
-        user_id=caller.user_id,
-        thread_id=body.thread_id,
-        as_of=body.as_of,
-        settings=svc.settings,
-    )
+    result = run_turn(body.message, **turn)
     _count_tools(svc.metrics, result)
     return result
 
