@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -119,11 +119,11 @@ class Tenant:
             session=self.session, org_id=self.org_id, as_of=self.as_of, actor=self.caller.actor
         )
 
-    def run(self, tool: Callable[[ToolContext, In], Out], args: In) -> Out:
+    def run(self, tool: Callable[..., Out], args: In, **options: Any) -> Out:
         """Call one capability for the caller, counting it in the metrics."""
         name = getattr(tool, "__name__", "tool")
         try:
-            result = tool(self.tool_context(), args)
+            result = tool(self.tool_context(), args, **options)
         except PricingAgentError:
             self.metrics.tool_calls.labels(name, "api", "error").inc()
             raise

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInputError, PermissionDeniedError
+from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from store.models import AgentThread
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -57,3 +57,11 @@ def user_threads(*, session: Session, org_id: uuid.UUID, user_id: str) -> list[A
             .order_by(AgentThread.updated_at.desc())
         )
     )
+
+
+def get_thread(*, session: Session, org_id: uuid.UUID, thread_id: str) -> AgentThread:
+    """Return a thread of the organisation, or NotFoundError."""
+    thread = session.get(AgentThread, (org_id, thread_id))
+    if thread is None:
+        raise NotFoundError(f"no conversation {thread_id!r}")
+    return thread

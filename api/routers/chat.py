@@ -23,6 +23,7 @@ from api.deps import CallerDep, ServicesDep
 from api.metrics import Metrics
 from api.problems import problem_body
 from core.errors import PricingAgentError
+from store import threads
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 
@@ -153,6 +154,9 @@ def approve(
 ) -> TurnResult:
     """Resume the interrupted turn with a person's decision; recorded in the audit log."""
     caller.require("buyer", "approve or reject actions")
+    with svc.database.session_scope(caller.org_id) as session:
+        # Only a thread of the caller's organisation can be decided on; others do not exist.
+        threads.get_thread(session=session, org_id=caller.org_id, thread_id=thread_id)
     decision = Decision(approved=body.decision == "approve", by=caller.actor, note=body.note)
     result = run_turn(
         None,

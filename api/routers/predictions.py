@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import TenantDep
-from tools.base import ToolContext
 from tools.predict_price import (
     MAX_BATCH_LINES,
     Driver,
@@ -165,16 +164,11 @@ class BatchResponse(BaseModel):
     model_version: int
 
 
-def predict_price_quick(ctx: ToolContext, args: PredictPriceInput) -> PredictPriceOutput:
-    """predict_price without the drivers (same band, less CPU)."""
-    return predict_price(ctx, args, explain=False)
-
-
 @router.post("/price", summary="Predict the fair price of one line")
 def predict_one(body: PriceRequest, tenant: TenantDep) -> PricePrediction:
     """Return the P10/P50/P90 unit price for an item, quantity, supplier and date."""
-    tool = predict_price if body.explain else predict_price_quick
-    return PricePrediction.of(tenant.run(tool, body.tool_input()))
+    out = tenant.run(predict_price, body.tool_input(), explain=body.explain)
+    return PricePrediction.of(out)
 
 
 @router.post("/batch", summary="Predict the fair price of up to 10,000 lines")

@@ -89,7 +89,10 @@ def test_refusal_before_the_stream_is_an_http_error(
 def test_another_org_cannot_reach_a_thread(
     client: TestClient, buyer: dict[str, str], other_key: str
 ) -> None:
-    started = client.post("/api/v1/chat", json={"message": QUESTION}, headers=buyer).json()
+    started = client.post("/api/v1/chat", json={"message": DRAFT}, headers=buyer).json()
+    assert started["pending_approval"] is not None
+    approve = f"/api/v1/chat/{started['thread_id']}/approve"
+    assert_problem(client.post(approve, json={}, headers=auth(other_key)), 404)
     intruder = client.post(
         "/api/v1/chat",
         json={"message": "and for 20000 lb?", "thread_id": started["thread_id"]},
@@ -99,12 +102,9 @@ def test_another_org_cannot_reach_a_thread(
     assert intruder.status_code == 200
     assert "703-06029" not in intruder.text
     assert not intruder.json()["results"]
-    assert_problem(
-        client.post(
-            f"/api/v1/chat/{started['thread_id']}/approve", json={}, headers=auth(other_key)
-        ),
-        409,
-    )
+    assert_problem(client.post(approve, json={}, headers=auth(other_key)), 409)
+    # Our draft still waits for our decision.
+    assert client.post(approve, json={"decision": "reject"}, headers=buyer).status_code == 200
 
 
 def test_approve_and_reject_drafted_counter_offers(
