@@ -26,7 +26,7 @@ from core.errors import PricingAgentError
 from core.settings import Settings
 from store import orgs
 from store.db import Database
-from tools.base import ToolContext
+from tools.base import EARLIEST_DATE, LATEST_DATE, ToolContext
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -138,8 +138,10 @@ def tenant(
     x_as_of: Annotated[
         dt.date | None,
         Header(
+            ge=EARLIEST_DATE,
+            le=LATEST_DATE,
             description="Answer as of this date (e.g. to see what the service would have "
-            "said then); default today."
+            "said then); default today.",
         ),
     ] = None,
 ) -> Iterator[Tenant]:

@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session
 
 from core.money import Price
 
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+"""The dates a question may be about: models count time in nanoseconds (to 2262)."""
+
 
 @dataclass
 class ToolContext:

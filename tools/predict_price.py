@@ -15,7 +15,7 @@ from ml.price.features import TargetLine, dates_ns
 from store import fx
 from store.models import Item, Supplier
 from tools import price_cache
-from tools.base import Evidence, Money, ToolContext, money_amount
+from tools.base import EARLIEST_DATE, LATEST_DATE, Evidence, Money, ToolContext, money_amount
 from tools.items import resolve_item, resolve_items
 from tools.price_cache import CachedModel, ItemRef, PredictionSnapshot
 from tools.suppliers import resolve_supplier
@@ -38,7 +38,12 @@ class PredictPriceInput(BaseModel):
     )
     unit: str | None = Field(default=None, description="Unit of the quantity and the price.")
     supplier: str | None = Field(default=None, description="Supplier quoting, if known.")
-    date: dt.date | None = Field(default=None, description="Quote date; default the as-of date.")
+    date: dt.date | None = Field(
+        default=None,
+        ge=EARLIEST_DATE,
+        le=LATEST_DATE,
+        description="Quote date; default the as-of date.",
+    )
     currency: str = Field(default="USD", description="Currency of the answer.")
 
 

@@ -24,6 +24,7 @@ from api.metrics import Metrics
 from api.problems import problem_body
 from core.errors import PricingAgentError
 from store import threads
+from tools.base import EARLIEST_DATE, LATEST_DATE
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 
@@ -50,7 +51,9 @@ class ChatRequest(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="Continue this thread; omit to start a new one (its id is in the answer).",
     )
-    as_of: dt.date | None = Field(default=None, description="Answer as of this date.")
+    as_of: dt.date | None = Field(
+        default=None, ge=EARLIEST_DATE, le=LATEST_DATE, description="Answer as of this date."
+    )
 
 
 class ApprovalRequestBody(BaseModel):

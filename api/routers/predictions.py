@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import TenantDep
+from tools.base import EARLIEST_DATE, LATEST_DATE
 from tools.predict_price import (
     MAX_BATCH_LINES,
     Driver,
@@ -50,7 +51,12 @@ class PriceLine(BaseModel):
     supplier: str | None = Field(
         default=None, max_length=200, description="Supplier code or name, if known."
     )
-    date: dt.date | None = Field(default=None, description="Quote date; default the as-of date.")
+    date: dt.date | None = Field(
+        default=None,
+        ge=EARLIEST_DATE,
+        le=LATEST_DATE,
+        description="Quote date; default the as-of date.",
+    )
     currency: str = Field(
         default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency of the answer."
     )

@@ -117,3 +117,18 @@ def test_ten_thousand_lines_in_one_batch(client: TestClient, buyer: dict[str, st
     assert body["priced"] == 10_000
     p50s = [Decimal(r["prediction"]["p50"]) for r in body["results"]]
     assert len(set(p50s)) > 1  # quantity moves the price
+
+
+def test_dates_out_of_range_are_refused(client: TestClient, buyer: dict[str, str]) -> None:
+    far = {"item": ITEM, "quantity": 1, "date": "9999-12-31"}
+    single = client.post("/api/v1/predictions/price", json=far, headers=buyer)
+    assert single.status_code == 422
+    assert single.json()["errors"][0]["field"] == "date"
+    batch = client.post("/api/v1/predictions/batch", json={"lines": [far]}, headers=buyer)
+    assert batch.json()["errors"][0]["field"] == "lines[0].date"
+    as_of = client.post(
+        "/api/v1/predictions/price",
+        json={"item": ITEM, "quantity": 1},
+        headers={**buyer, "X-As-Of": "9999-01-01"},
+    )
+    assert as_of.status_code == 422
