@@ -1,9 +1,10 @@
 """Dependencies every route shares: the services, the caller, and its tenant session.
 
-A request is authenticated (one SECURITY DEFINER look-up of the key's hash), rate-limited
-per key, and then runs in one transaction scoped to the caller's organisation, so
-row-level security applies to every statement. The transaction commits before the
-response is sent (``scope="function"``): a 2xx means the write is durable.
+A request is authenticated (one SECURITY DEFINER look-up of the key's hash) and
+rate-limited per key inside the transaction it then works in, which is scoped to the
+key's organisation as soon as the key is known, so row-level security applies to every
+statement. The transaction commits before the response is sent (``scope="function"``):
+a 2xx means the write is durable.
 """
 
 from __future__ import annotations
