@@ -30,7 +30,8 @@ _QUOTES = text(
     FROM quote_lines ql
     JOIN items i ON i.org_id = ql.org_id AND i.id = ql.item_id
     JOIN quotes q ON q.org_id = ql.org_id AND q.id = ql.quote_id
-    WHERE (CAST(:until AS date) IS NULL OR ql.quote_date < CAST(:until AS date))
+    WHERE ql.org_id = :org
+      AND (CAST(:until AS date) IS NULL OR ql.quote_date < CAST(:until AS date))
     ORDER BY ql.quote_date, ql.id
     """
 )
@@ -43,8 +44,8 @@ def quote_history(
 
     ``quantity`` and ``unit_price`` are expressed in ``item_unit`` where convertible.
     """
-    del org_id  # row-level security scopes the session; the argument documents intent
-    frame = pd.read_sql(_QUOTES, session.connection(), params={"until": until})
+    # Row-level security scopes the session as well; the filter says what is meant.
+    frame = pd.read_sql(_QUOTES, session.connection(), params={"until": until, "org": str(org_id)})
     if frame.empty:
         return frame
     frame["quote_date"] = pd.to_datetime(frame["quote_date"])
@@ -106,19 +107,19 @@ def index_observations(
     *, session: Session, org_id: uuid.UUID, codes: list[str] | None = None
 ) -> pd.DataFrame:
     """Return index observations as ``code, obs_date, value`` (float)."""
-    del org_id
     frame = pd.read_sql(
         text(
             """
             SELECT s.code, o.obs_date, o.value::float8 AS value
             FROM index_observations o
             JOIN index_series s ON s.org_id = o.org_id AND s.id = o.series_id
-            WHERE CAST(:codes AS text[]) IS NULL OR s.code = ANY(CAST(:codes AS text[]))
+            WHERE o.org_id = :org
+              AND (CAST(:codes AS text[]) IS NULL OR s.code = ANY(CAST(:codes AS text[])))
             ORDER BY s.code, o.obs_date
             """
         ),
         session.connection(),
-        params={"codes": codes},
+        params={"codes": codes, "org": str(org_id)},
     )
     frame["obs_date"] = pd.to_datetime(frame["obs_date"])
     return frame
