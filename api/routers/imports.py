@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from api.deps import ServicesDep, TenantDep
 from core.errors import InvalidInputError, NotFoundError
+from store.importing.files import EXCEL_SUFFIXES
 from store.importing.mapping import (
     SHIPPED_DIR,
     ColumnMapping,
@@ -26,7 +27,8 @@ from store.models import ImportRejection, ImportRun
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
-SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".xlsx", ".xlsm")
+# What the importer reads: delimited text (plain or gzipped) and Excel workbooks.
+SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", *sorted(EXCEL_SUFFIXES))
 MAX_REJECTIONS_SHOWN = 1000
 _MAPPING_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
