@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,9 @@ os.environ["PRICING_AGENT_EMBEDDINGS"] = "local"
 
 AS_OF = dt.date(2026, 6, 1)
 """The as-of date of questions about the sample (its bids end in May 2026)."""
+
+LOOPBACK_KEY = "sk-loopback-test-0000"
+"""The API key tests give a loopback OpenAI-compatible server (never a real one)."""
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -97,3 +100,22 @@ def sample_org(database: Database) -> uuid.UUID:
     with database.session_scope(org_id) as session:
         train_price(session=session, org_id=org_id, actor="test")
     return org_id
+
+
+@pytest.fixture
+def llm_settings(settings: Settings) -> Callable[..., Settings]:
+    """Settings that point the agent at an OpenAI-compatible server at ``base_url``."""
+
+    def make(base_url: str, timeout: float = 10) -> Settings:
+        return load_settings(
+            database_url=None,
+            database_app_url=None,
+            data_dir=settings.data_dir,
+            db_name=settings.db_name,
+            openai_api_key=LOOPBACK_KEY,
+            openai_base_url=base_url,
+            openai_model="scripted-model",
+            llm_timeout_seconds=timeout,
+        )
+
+    return make

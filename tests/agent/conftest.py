@@ -16,11 +16,8 @@ from pydantic import PrivateAttr
 from agent import TurnResult, run_turn
 from agent.fallback import reset_breakers
 from agent.planner.lexicon import Lexicon, load_lexicon
-from core.settings import Settings, load_settings
 from store.db import Database
 from tests.conftest import AS_OF
-
-LOOPBACK_KEY = "sk-loopback-test-0000"
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -88,22 +85,3 @@ def fresh_breakers() -> Iterator[None]:
     reset_breakers()
     yield
     reset_breakers()
-
-
-@pytest.fixture
-def llm_settings(settings: Settings) -> Callable[..., Settings]:
-    """Settings that point the agent at an OpenAI-compatible server at ``base_url``."""
-
-    def make(base_url: str, timeout: float = 10) -> Settings:
-        return load_settings(
-            database_url=None,
-            database_app_url=None,
-            data_dir=settings.data_dir,
-            db_name=settings.db_name,
-            openai_api_key=LOOPBACK_KEY,
-            openai_base_url=base_url,
-            openai_model="scripted-model",
-            llm_timeout_seconds=timeout,
-        )
-
-    return make

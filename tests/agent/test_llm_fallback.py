@@ -20,8 +20,8 @@ from agent.fallback import CircuitBreaker, classify
 from agent.planner.model import OfflinePlanner
 from agent.settings import AgentSettings
 from bench.loopback_openai import ScriptedOpenAI
-from tests.agent.conftest import LOOPBACK_KEY, ScriptedChatModel, Turn
-from tests.conftest import AS_OF
+from tests.agent.conftest import ScriptedChatModel, Turn
+from tests.conftest import AS_OF, LOOPBACK_KEY
 
 QUESTION = "What should 500 tons of epoxy coated rebar cost?"
 ANSWER = "A fair price is about the P50 the model gave."

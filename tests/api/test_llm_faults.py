@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,26 +12,12 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.settings import ApiSettings
 from bench.loopback_openai import ScriptedOpenAI
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from store.db import Database
 from tests.api.conftest import auth, create_key
 from tests.conftest import AS_OF
 
 QUESTION = "What should 5000 lb of epoxy coated rebar 703-06029 cost?"
-
-
-def llm_settings(settings: Settings, base_url: str, timeout: float) -> Settings:
-    """The test store's settings with the agent pointed at a loopback LLM."""
-    return load_settings(
-        database_url=None,
-        database_app_url=None,
-        data_dir=settings.data_dir,
-        db_name=settings.db_name,
-        openai_api_key="sk-loopback-test-key-0123456789",
-        openai_base_url=base_url,
-        openai_model="scripted-model",
-        llm_timeout_seconds=timeout,
-    )
 
 
 @pytest.mark.parametrize(
@@ -39,7 +26,7 @@ def llm_settings(settings: Settings, base_url: str, timeout: float) -> Settings:
     ids=["rate-limited", "timeout"],
 )
 def test_a_failing_llm_falls_back_to_the_offline_planner(
-    settings: Settings,
+    llm_settings: Callable[..., Settings],
     database: Database,
     sample_org: uuid.UUID,
     status: int,
@@ -51,7 +38,7 @@ def test_a_failing_llm_falls_back_to_the_offline_planner(
     with ScriptedOpenAI(script, status=status, delay=delay, headers={"Retry-After": "30"}) as llm:
         app = create_app(
             database=database,
-            settings=llm_settings(settings, llm.base_url, timeout=1.0),
+            settings=llm_settings(llm.base_url, timeout=1.0),
             api_settings=ApiSettings(),
             warm_models=False,
         )
