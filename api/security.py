@@ -11,9 +11,9 @@ from typing import Literal
 
 from core.errors import AuthenticationError, PermissionDeniedError
 from store.orgs import Principal
+from store.users import role_at_least
 
 Role = Literal["viewer", "buyer", "admin"]
-_RANK: dict[str, int] = {"viewer": 0, "buyer": 1, "admin": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class Caller:
 
     def require(self, role: Role, doing: str) -> None:
         """Raise PermissionDeniedError unless the caller's role is at least ``role``."""
-        if _RANK.get(self.role, -1) < _RANK[role]:
+        if not role_at_least(self.role, role):
             raise PermissionDeniedError(
                 f"a {self.role} key may not {doing}; it needs the {role} role or higher"
             )

@@ -168,6 +168,13 @@ class User(Base):
     __table_args__ = (
         CheckConstraint(f"role IN {ROLES!r}", name="role"),
         Index("uq_users_org_id_lower_email", "org_id", text("lower(email)"), unique=True),
+        Index(
+            "uq_users_slack_identity",
+            "slack_team_id",
+            "slack_user_id",
+            unique=True,
+            postgresql_where=text("slack_user_id IS NOT NULL"),
+        ),
     )
 
     org_id: Mapped[uuid.UUID] = _org_pk()
@@ -178,6 +185,26 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _now()
     disabled_at: Mapped[dt.datetime | None]
+    # The person's Slack account, in the workspace linked to this organisation.
+    slack_team_id: Mapped[str | None] = mapped_column(Text)
+    slack_user_id: Mapped[str | None] = mapped_column(Text)
+
+
+class SlackWorkspace(Base):
+    """A Slack workspace (team) linked to the organisation its members speak for."""
+
+    __tablename__ = "slack_workspaces"
+    __table_args__ = (
+        CheckConstraint(f"default_role IN {ROLES!r}", name="default_role"),
+        UniqueConstraint("team_id"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    team_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    # The role of a workspace member who is not linked to a user of the organisation.
+    default_role: Mapped[str] = mapped_column(String(16), server_default="viewer")
+    created_at: Mapped[dt.datetime] = _now()
 
 
 class ApiKey(Base):
@@ -645,7 +672,10 @@ class AgentThread(Base):
     """
 
     __tablename__ = "agent_threads"
-    __table_args__ = (Index(None, "org_id", "user_id", "updated_at"),)
+    __table_args__ = (
+        Index(None, "org_id", "user_id", "updated_at"),
+        Index(None, "thread_id"),
+    )
 
     org_id: Mapped[uuid.UUID] = _org_pk()
     thread_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -653,6 +683,50 @@ class AgentThread(Base):
     title: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
+    # Where the conversation started (api, chat, slack, cli) and what that face keeps.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    face_metadata: Mapped[dict[str, Any]] = _attrs()
+
+
+class ChatStep(Base):
+    """One step of a chat conversation as the chat shows it (message, tool step, reply)."""
+
+    __tablename__ = "chat_steps"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["org_id", "thread_id"],
+            ["agent_threads.org_id", "agent_threads.thread_id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "org_id", "thread_id", "created_at"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    step_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+    step: Mapped[dict[str, Any]] = _attrs()
+
+
+class ChatElement(Base):
+    """A picture or file shown in a chat conversation, kept so a resumed thread shows it."""
+
+    __tablename__ = "chat_elements"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["org_id", "thread_id"],
+            ["agent_threads.org_id", "agent_threads.thread_id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "org_id", "thread_id"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    element_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+    element: Mapped[dict[str, Any]] = _attrs()
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 COUNTER_OFFER_STATUSES = ("pending_approval", "approved", "rejected", "abandoned")
@@ -751,6 +825,8 @@ __all__ = [
     "AuditLog",
     "Base",
     "CategoryIndexLink",
+    "ChatElement",
+    "ChatStep",
     "Contract",
     "ContractPrice",
     "CounterOffer",
@@ -771,6 +847,7 @@ __all__ = [
     "QuoteLine",
     "Rfq",
     "RfqLine",
+    "SlackWorkspace",
     "Supplier",
     "Unit",
     "UnitAlias",

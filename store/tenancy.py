@@ -15,9 +15,9 @@ AS $$ SELECT NULLIF(current_setting('app.org_id', true), '')::uuid $$
 """
 
 # Tables that a SECURITY DEFINER function must read across tenants before a tenant is
-# known (API-key and user look-ups). FORCE would subject their owner, and with it those
-# functions, to the policy; the service role is still bound by it.
-UNFORCED_TABLES = frozenset({"api_keys", "users"})
+# known (API-key, login, Slack and chat-thread look-ups). FORCE would subject their owner,
+# and with it those functions, to the policy; the service role is still bound by it.
+UNFORCED_TABLES = frozenset({"api_keys", "users", "slack_workspaces", "agent_threads"})
 
 
 def tenant_table_sql(table: str, app_role: str) -> list[str]:

@@ -27,6 +27,8 @@ from store.models import (
     AuditLog,
     Base,
     CategoryIndexLink,
+    ChatElement,
+    ChatStep,
     Contract,
     ContractPrice,
     CounterOffer,
@@ -45,6 +47,7 @@ from store.models import (
     QuoteLine,
     Rfq,
     RfqLine,
+    SlackWorkspace,
     Supplier,
     User,
 )
@@ -382,6 +385,25 @@ def agent_thread(session: Session, org_id: uuid.UUID, **overrides: Any) -> Agent
     return _add(session, AgentThread(org_id=org_id, **values), overrides)
 
 
+def slack_workspace(session: Session, org_id: uuid.UUID, **overrides: Any) -> SlackWorkspace:
+    """A Slack workspace linked to the organisation."""
+    return _add(session, SlackWorkspace(org_id=org_id, team_id=_tag("T")), overrides)
+
+
+def chat_step(session: Session, org_id: uuid.UUID, *, thread_id: str, **overrides: Any) -> ChatStep:
+    """A step of a chat conversation."""
+    values = {"step_id": _tag("step"), "thread_id": thread_id, "step": {"type": "user_message"}}
+    return _add(session, ChatStep(org_id=org_id, **values), overrides)
+
+
+def chat_element(
+    session: Session, org_id: uuid.UUID, *, thread_id: str, **overrides: Any
+) -> ChatElement:
+    """A chart or file shown in a chat conversation."""
+    values = {"element_id": _tag("el"), "thread_id": thread_id, "element": {"type": "plotly"}}
+    return _add(session, ChatElement(org_id=org_id, **values), overrides)
+
+
 def counter_offer(
     session: Session, org_id: uuid.UUID, *, supplier_id: int, item_id: int, **overrides: Any
 ) -> CounterOffer:
@@ -438,6 +460,9 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
     "model_versions": lambda s, o, ids: model_version(s, o),
     "data_generations": lambda s, o, ids: data_generation(s, o),
     "agent_threads": lambda s, o, ids: agent_thread(s, o),
+    "slack_workspaces": lambda s, o, ids: slack_workspace(s, o),
+    "chat_steps": lambda s, o, ids: chat_step(s, o, thread_id=ids["agent_threads"]),
+    "chat_elements": lambda s, o, ids: chat_element(s, o, thread_id=ids["agent_threads"]),
     "counter_offers": lambda s, o, ids: counter_offer(
         s, o, supplier_id=ids["suppliers"], item_id=ids["items"]
     ),
@@ -448,9 +473,11 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
 """One factory per tenant table; a new tenant table without one fails the isolation tests."""
 
 
-def parent_ids(rows: Mapping[str, Base]) -> dict[str, int]:
-    """Return the surrogate ``id`` of each row that has one, by table name."""
-    return {table: row.id for table, row in rows.items() if hasattr(row, "id")}
+def parent_ids(rows: Mapping[str, Base]) -> dict[str, Any]:
+    """Return the surrogate ``id`` (or a thread's ``thread_id``) of each row, by table name."""
+    ids: dict[str, Any] = {table: row.id for table, row in rows.items() if hasattr(row, "id")}
+    ids.update({t: r.thread_id for t, r in rows.items() if isinstance(r, AgentThread)})
+    return ids
 
 
 def one_row_per_tenant_table(session: Session, org_id: uuid.UUID) -> dict[str, Base]:
