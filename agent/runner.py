@@ -95,6 +95,9 @@ class TurnEvent(BaseModel):
     name: str | None = None
     args: dict[str, Any] | None = None
     ok: bool | None = None
+    output: dict[str, Any] | None = Field(
+        default=None, description="With a successful tool_result: the tool's structured output."
+    )
     result: TurnResult | None = None
 
 
@@ -323,9 +326,11 @@ def _step_events(node: str, update: Any) -> Iterator[TurnEvent]:
             for call in message.tool_calls:
                 yield TurnEvent(type="tool_call", name=call["name"], args=dict(call["args"]))
         elif isinstance(message, ToolMessage):
+            ok = message.status != "error"
             yield TurnEvent(
                 type="tool_result",
                 name=message.name,
-                ok=message.status != "error",
+                ok=ok,
                 text=str(message.content)[:500],
+                output=message.artifact if ok and isinstance(message.artifact, dict) else None,
             )

@@ -32,6 +32,8 @@ from api.settings import ApiSettings, get_api_settings
 from api.warmup import ModelWarmup
 from core.settings import Settings, get_settings
 from store.db import Database
+from ui.chat.mount import mount_chat
+from ui.chat.settings import ChatSettings, get_chat_settings
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """\
@@ -53,10 +55,12 @@ def create_app(
     api_settings: ApiSettings | None = None,
     database: Database | None = None,
     warm_models: bool = True,
+    chat_settings: ChatSettings | None = None,
 ) -> FastAPI:
     """Build the service; pass ``database`` to share one (tests), else one is made."""
     settings = settings or (database.settings if database else get_settings())
     api_settings = api_settings or get_api_settings()
+    chat_settings = chat_settings or get_chat_settings()
     owns_database = database is None
     db = database or Database(settings)
     metrics = Metrics(db)
@@ -98,7 +102,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         default=api_settings.max_body_bytes,
-        per_path={f"{API_PREFIX}/imports": api_settings.max_upload_bytes},
+        per_path={
+            f"{API_PREFIX}/imports": api_settings.max_upload_bytes,
+            f"{chat_settings.path}/project/file": api_settings.max_upload_bytes,
+        },
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
@@ -119,4 +126,6 @@ def create_app(
     ):
         router = module.router
         app.include_router(router, prefix=API_PREFIX)
+    # The faces people use, served by the same process: the chat and the Slack bot.
+    mount_chat(app, database=db, settings=settings, chat=chat_settings)
     return app

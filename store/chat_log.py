@@ -69,9 +69,12 @@ def list_threads(
     search: str | None = None,
     limit: int = 20,
     before: tuple[dt.datetime, str] | None = None,
+    channel: str | None = None,
 ) -> list[AgentThread]:
     """Return a user's threads newest first; ``before`` is the (updated_at, id) cursor."""
     query = select(AgentThread).where(AgentThread.org_id == org_id, AgentThread.user_id == user_id)
+    if channel is not None:
+        query = query.where(AgentThread.channel == channel)
     if search:
         query = query.where(AgentThread.title.ilike(f"%{_like_escape(search)}%", escape="\\"))
     if before is not None:

@@ -606,3 +606,16 @@ def get_quote(*, session: Session, org_id: uuid.UUID, quote_id: int) -> QuoteDet
             for line, line_code, item_code, item_name in lines
         ],
     )
+
+
+def import_rfq_codes(*, session: Session, org_id: uuid.UUID, run_id: int) -> list[str]:
+    """Return the RFQs whose quote lines an import run wrote, by code."""
+    rows = session.scalars(
+        select(Rfq.code)
+        .join(Quote, (Quote.org_id == Rfq.org_id) & (Quote.rfq_id == Rfq.id))
+        .join(QuoteLine, (QuoteLine.org_id == Quote.org_id) & (QuoteLine.quote_id == Quote.id))
+        .where(QuoteLine.org_id == org_id, QuoteLine.import_run_id == run_id)
+        .distinct()
+        .order_by(Rfq.code)
+    )
+    return list(rows)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+import secrets
 import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
-from core.errors import ExternalServiceError, StoreUnavailableError
-from store import history, migrate, orgs, registry
+from core.errors import ExternalServiceError, NotFoundError, StoreUnavailableError
+from store import history, migrate, orgs, registry, users
 from store.db import Database
 from store.importing.mapping import load_mapping
 from store.importing.service import import_file
@@ -217,6 +219,29 @@ def run_demo(
         serve_demo(db, org_id, console, host=host, port=port)
 
 
+DEMO_EMAIL = "buyer@demo.example"
+
+
+def demo_login(session: Session, org_id: uuid.UUID) -> str:
+    """Give the demo buyer a fresh password for this run (creating the user once)."""
+    password = secrets.token_urlsafe(12)
+    try:
+        users.set_password(
+            session=session, org_id=org_id, email=DEMO_EMAIL, password=password, actor="demo"
+        )
+    except NotFoundError:
+        users.create_user(
+            session=session,
+            org_id=org_id,
+            email=DEMO_EMAIL,
+            role="buyer",
+            actor="demo",
+            password=password,
+            display_name="Demo buyer",
+        )
+    return password
+
+
 def serve_demo(db: Database, org_id: uuid.UUID, console: Console, *, host: str, port: int) -> None:
     """Make a demo API key and serve the API on the sample until interrupted."""
     from ui.serve import serve
@@ -225,10 +250,12 @@ def serve_demo(db: Database, org_id: uuid.UUID, console: Console, *, host: str, 
         _, secret = orgs.create_api_key(
             session=session, org_id=org_id, name="demo", role="admin", actor="demo"
         )
+        password = demo_login(session, org_id)
     base = f"http://{host}:{port}"
     db.dispose()  # the server opens its own connections
     console.print(f"\nserving the sample on {base}", markup=False)
     console.print(f"  API docs:   {base}/docs  (Authorize with the key below)", markup=False)
+    console.print(f"  chat:       {base}/chat  (log in as {DEMO_EMAIL} / {password})", markup=False)
     console.print(f"  readiness:  {base}/ready", markup=False)
     console.print(f"  demo key:   {secret}", markup=False)
     console.print(
