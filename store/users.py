@@ -117,9 +117,10 @@ def create_user(
         display_name=(display_name or "").strip() or None,
         password_hash=hash_password(password) if password is not None else None,
     )
-    session.add(user)
     try:
+        # Added inside the savepoint, so a refused row leaves the session clean.
         with session.begin_nested():
+            session.add(user)
             session.flush()
     except IntegrityError as exc:
         raise ConflictError(f"a user with e-mail {email!r} already exists") from exc
@@ -236,9 +237,9 @@ def link_slack_workspace(
     if default_role not in ROLES:
         raise InvalidInputError(f"role must be one of {', '.join(ROLES)}, not {default_role!r}")
     workspace = SlackWorkspace(org_id=org_id, team_id=team_id, name=name, default_role=default_role)
-    session.add(workspace)
     try:
         with session.begin_nested():
+            session.add(workspace)
             session.flush()
     except IntegrityError as exc:
         raise ConflictError(f"Slack workspace {team_id} is already linked") from exc
