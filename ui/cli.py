@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from core.errors import ImportFileError, PricingAgentError
 from core.logging import configure_logging
 from core.settings import get_settings
-from store import migrate, orgs
+from store import migrate, orgs, users
 from store.db import Database
 from store.importing.files import ProgressFn
 from store.importing.mapping import ColumnMapping, load_mapping, parse_map_options
@@ -43,6 +43,8 @@ keys_app = typer.Typer(help="API keys of an organisation.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(help="People who log in to the chat.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 # Off a terminal rich assumes 80 columns; logs and CI read better unwrapped.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -176,6 +178,79 @@ def keys_revoke(
     with db.session_scope(org_id) as session:
         orgs.revoke_api_key(session=session, org_id=org_id, key_id=key_id, actor="cli")
     out.print(f"revoked API key {key_id} of {org_name}")
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The person's e-mail; their chat login.")],
+    org: OrgOption = None,
+    role: Annotated[str, typer.Option(help="viewer, buyer or admin.")] = "buyer",
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="No chat login (Slack or header auth only).")
+    ] = False,
+) -> None:
+    """Add a person to an organisation, with a chat password."""
+    password = None if no_password else _read_password(password_stdin)
+    with _tenant(org) as (session, org_id):
+        user = users.create_user(
+            session=session,
+            org_id=org_id,
+            email=email,
+            role=role,
+            actor="cli",
+            password=password,
+            display_name=name,
+        )
+        out.print(f"created user {user.id} {user.email} ({user.role})")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Argument(help="The person's e-mail.")],
+    org: OrgOption = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Set a person's chat password."""
+    password = _read_password(password_stdin)
+    with _tenant(org) as (session, org_id):
+        users.set_password(
+            session=session, org_id=org_id, email=email, password=password, actor="cli"
+        )
+    out.print(f"password set for {email}")
+
+
+@users_app.command("list")
+def users_list(org: OrgOption = None) -> None:
+    """List the people of an organisation."""
+    table = Table("id", "e-mail", "name", "role", "chat login", "Slack", "disabled")
+    with _tenant(org) as (session, org_id):
+        for user in users.list_users(session=session, org_id=org_id):
+            slack = f"{user.slack_team_id}/{user.slack_user_id}" if user.slack_user_id else ""
+            table.add_row(
+                str(user.id),
+                user.email,
+                user.display_name or "",
+                user.role,
+                "yes" if user.password_hash else "no",
+                slack,
+                user.disabled_at.date().isoformat() if user.disabled_at else "",
+            )
+    out.print(table)
 
 
 # --------------------------------------------------------------------------- import
