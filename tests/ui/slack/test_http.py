@@ -111,14 +111,12 @@ def test_a_mention_streams_a_turn_and_ends_with_the_tool_numbers(
     # A reply in the same Slack thread continues the same agent conversation.
     follow = mention("and for 20000 lb?", channel="CASK00001", thread_ts=event["ts"])
     assert peer.event(follow).status_code == 200
-    posts = fake_slack.find("chat.postMessage", lambda c: c.params.get("thread_ts") == event["ts"])
     second = fake_slack.final_of(
         fake_slack.wait_for(
             "chat.postMessage",
             lambda c: c.params.get("thread_ts") == event["ts"] and c.reply["ts"] != ts,
         ).reply["ts"]
     )
-    assert len(posts) >= 1
     again = direct_price(database, sample_org, item="703-06029", quantity=Decimal(20000), unit="lb")
     for price in band(again):
         assert price in second.text()
