@@ -139,8 +139,9 @@ class Reply:
             self.post(text, reply_blocks)
             return
         try:
+            # Without blocks only the text changes (a progress message never has blocks).
             self.client.chat_update(
-                channel=self.channel, ts=self.ts, text=text, blocks=reply_blocks or []
+                channel=self.channel, ts=self.ts, text=text, blocks=reply_blocks or None
             )
         except SlackApiError as exc:
             log.warning("Slack final edit failed (%s); posting instead", exc.response.get("error"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
@@ -14,6 +15,8 @@ from core.settings import Settings
 from store.db import Database
 from ui.slack.bot import build_slack_app
 from ui.slack.settings import SlackSettings, get_slack_settings
+
+log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 # The same problem-type base as the API's problem+json (ui may not import api).
@@ -49,14 +52,17 @@ def mount_slack(
     if has_token and slack_settings.signing_secret is not None:
         bolt = build_slack_app(database, settings, slack_settings, client, as_of=as_of)
         handler = SlackRequestHandler(bolt)
+    elif has_token or slack_settings.signing_secret is not None:
+        log.warning("Slack is half configured (bot token and signing secret go together)")
 
     async def slack_events(request: Request) -> Response:
         if handler is None:
             return JSONResponse(
                 NOT_CONFIGURED, status_code=503, media_type="application/problem+json"
             )
-        # Bolt acks on this thread (listeners call ack() first, events are acked for them)
-        # and runs the listener's work on its own executor threads afterwards.
+        # Bolt's dispatch is synchronous but short: it verifies the request, acks (our
+        # listeners call ack() first; events are acked for them) and leaves the work to its
+        # executor threads. Only the app's first request also waits for ``auth.test``.
         return await handler.handle(request)
 
     app.add_api_route(

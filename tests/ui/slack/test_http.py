@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from slack_sdk import WebClient
 from sqlalchemy import func, select
 
+from core.settings import load_settings
 from store import threads
 from store.db import Database
 from store.models import AgentThread, AuditLog, CounterOffer
@@ -23,6 +25,7 @@ from tests.ui.slack.conftest import (
     APPROVER,
     BUYER,
     TEAM,
+    TOKEN,
     VIEWER,
     FakeSlack,
     SlackPeer,
@@ -381,3 +384,47 @@ def test_unconfigured_slack_answers_503_problem(database: Database, fake_slack: 
     assert problem["title"] == "Slack not configured"
     assert "SLACK_SIGNING_SECRET" in problem["detail"]
     assert problem["type"].endswith("slack-not-configured")
+
+
+def test_a_store_outage_and_an_unexpected_failure_are_short_messages(
+    tmp_path: Any,
+    database: Database,
+    fake_slack: FakeSlack,
+    slack_people: dict[str, Person],
+    caplog: Any,
+) -> None:
+    # A store nobody listens on: every session fails to connect.
+    down = Database(
+        load_settings(
+            database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", data_dir=tmp_path
+        )
+    )
+
+    def broken_clock() -> dt.date:
+        raise RuntimeError("the clock broke")
+
+    for name, db, as_of in (("outage", down, AS_OF), ("bug", database, broken_clock)):
+        app = FastAPI()
+        mount_slack(
+            app,
+            database=db,
+            settings=db.settings,
+            slack_settings=slack_settings(),
+            client=WebClient(token=TOKEN, base_url=fake_slack.url),
+            as_of=as_of,
+        )
+        with TestClient(app) as client:
+            event = mention(QUESTION, channel=f"CFAIL{name.upper()}")
+            assert SlackPeer(client).event(event).status_code == 200
+            ts = fake_slack.reply_in(event["channel"], event["ts"])
+            if name == "outage":
+                said = fake_slack.find("chat.postMessage", lambda c, ts=ts: c.reply["ts"] == ts)
+                assert said[0].params["text"].startswith(":warning: Store unavailable:")
+            else:
+                edit = fake_slack.edit_of(ts, lambda c: "went wrong" in c.params.get("text", ""))
+                ref = re.search(r"\(ref (\w+)\)", edit.params["text"]).group(1)
+                assert "the clock broke" not in edit.params["text"]
+                assert any(ref in r.getMessage() and r.exc_info for r in caplog.records), (
+                    "the failure is logged with its reference and traceback"
+                )
+    down.dispose()
