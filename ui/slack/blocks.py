@@ -135,6 +135,11 @@ def quantity(value: Any) -> str:
     return f"{normal:,f}"
 
 
+def count(value: Any) -> str:
+    """A whole number with thousands separators (``n/a`` when missing)."""
+    return f"{value:,}" if isinstance(value, int) else "n/a"
+
+
 def band_text(output: dict[str, Any]) -> str:
     """``P10 … · P50 … · P90 …`` of a predict_price output."""
     return " · ".join(f"{p.upper()} {unit_price(output.get(p))}" for p in ("p10", "p50", "p90"))
@@ -155,7 +160,7 @@ def price_blocks(output: dict[str, Any], *, title: str | None = None) -> list[Bl
         f"*Quantity*\n{quantity(output.get('quantity'))} {escape(str(unit))}".rstrip(),
         f"*P50 (fair price)*\n{unit_price(output.get('p50'))}",
         f"*80% band (P10 – P90)*\n{low} – {high}",
-        f"*History*\n{output.get('history_lines', 'n/a')} earlier quote lines",
+        f"*History*\n{count(output.get('history_lines'))} earlier quote lines",
         f"*Model*\nv{output.get('model_version', '?')}",
     ]
     blocks: list[Block] = [
@@ -187,7 +192,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "```\n" + "\n".join(lines) + "\n```"
 
 
-def _name(text: Any, width: int = 28) -> str:
+def _name(text: Any, width: int = 34) -> str:
     return clip(str(text or ""), width)
 
 
@@ -289,7 +294,10 @@ def approval_blocks(pending: ApprovalRequest, thread_id: str) -> list[Block]:
         f"at {unit_price(draft.get('price'))}"
     )
     if draft.get("quantity"):
-        summary += f" for {quantity(draft['quantity'])}"
+        price = draft.get("price")
+        unit = price.get("unit", "") if isinstance(price, dict) else ""
+        summary += f" for {quantity(draft['quantity'])} {escape(str(unit))}"
+        summary = summary.rstrip()
     return [
         section(summary + "\nOnly a buyer or admin of the organisation may decide."),
         {

@@ -103,7 +103,7 @@ def test_a_mention_streams_a_turn_and_ends_with_the_tool_numbers(
     for price in band(direct):
         assert price in shown
     assert "5,000 lb" in shown
-    assert f"{direct.history_lines} earlier quote lines" in shown
+    assert f"{direct.history_lines:,} earlier quote lines" in shown
     assert "Tools: `predict_price`" in shown
     assert "offline planner" in shown
     assert not any(b["type"] == "actions" for b in final.params["blocks"])
@@ -246,6 +246,7 @@ def test_a_buyer_approves_a_counter_offer_a_viewer_cannot(
     thread_id = buttons[APPROVE]
     assert thread_id == f"slack-{TEAM}-CDEAL0001-{event['ts']}"
     offer_id = int(re.search(r"#(\d+) to", final.text()).group(1))
+    assert "at USD 1.60/lb for 20,000 lb" in final.text()
     message = {"ts": ts, "text": final.params["text"], "blocks": final.params["blocks"]}
 
     def offer() -> CounterOffer:
@@ -314,7 +315,7 @@ def test_price_command_answers_with_the_band_of_the_tool(
     shown = posted.text()
     for price in band(direct):
         assert price in shown
-    assert f"{direct.history_lines} earlier quote lines" in shown
+    assert f"{direct.history_lines:,} earlier quote lines" in shown
     assert f"Fair price of 5,000 {direct.p50.unit} of 703-06029" in shown
     assert posted.params["blocks"]
 
