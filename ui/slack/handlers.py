@@ -246,6 +246,8 @@ class SlackBot:
     def _stream(self, text: str, person: Person, thread_id: str, reply: Reply) -> TurnResult:
         steps: list[str] = []
         tokens = ""
+        result: TurnResult | None = None
+        # Read to the end (``done`` is last), so the turn's own clean-up runs here.
         for event in stream_turn(
             text,
             database=self.database,
@@ -255,8 +257,9 @@ class SlackBot:
             as_of=self.as_of(),
             settings=self.settings,
         ):
-            if event.type == "done" and event.result is not None:
-                return event.result
+            if event.type == "done":
+                result = event.result
+                continue
             if event.type == "token" and event.text:
                 tokens += event.text
             elif event.type == "tool_call":
@@ -267,7 +270,9 @@ class SlackBot:
             else:
                 continue
             reply.progress(blocks.progress_text(steps, tokens))
-        raise RuntimeError("the turn ended without a result")
+        if result is None:
+            raise RuntimeError("the turn ended without a result")
+        return result
 
     @staticmethod
     def _say_failure(reply: Reply, text: str) -> None:
