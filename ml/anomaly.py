@@ -751,3 +751,12 @@ def measure_detection(
         "seconds_training": round(trained_at - started, 1),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def band_severity(price: float, p10: float, p50: float, p90: float) -> Severity | None:
+    """Severity of one price against its model band (None inside it), as the checks score it."""
+    if min(price, p10, p50, p90) <= 0:
+        return None
+    band = pd.DataFrame({"p10": [p10], "p50": [p50], "p90": [p90]})
+    score = float(_model_scores(np.log(np.array([price])), band)[0])
+    return MODEL_THRESHOLDS.severity(score)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from core.errors import NotFoundError
+from ml import anomaly
 from ml.anomaly import SEVERITY_RANK, score_quotes
 from store import history
 from store.models import Rfq, Supplier
@@ -172,3 +174,8 @@ def detect_anomalies(ctx: ToolContext, args: DetectAnomaliesInput) -> DetectAnom
             Evidence(kind="model", detail=f"price model v{version}" if version else "no model"),
         ],
     )
+
+
+def band_severity(price: Decimal, p10: Decimal, p50: Decimal, p90: Decimal) -> str | None:
+    """How far one price sits outside its model band: info, warning, critical or None."""
+    return anomaly.band_severity(float(price), float(p10), float(p50), float(p90))

@@ -14,6 +14,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +31,12 @@ from store.importing.service import import_file
 from store.models import User as StoreUser
 from store.users import authenticate_user, role_at_least, trusted_login
 from tools.base import ToolContext
-from tools.predict_price import PredictPriceInput, predict_price
+from tools.predict_price import (
+    PredictPriceInput,
+    PredictPricesInput,
+    predict_price,
+    predict_prices,
+)
 from tools.price_history import PriceHistoryInput, price_history
 from ui.chat import charts, render
 from ui.chat.data_layer import StoreDataLayer
@@ -39,6 +45,10 @@ from ui.chat.runtime import current
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+HISTORY_DAYS = 730  # the chart shows two years of prices
+HISTORY_POINTS = 2000
+FLAG_DAYS = 365  # quotes of the last year are checked against their own band
+FLAG_POINTS = 1000
 UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", *sorted(EXCEL_SUFFIXES))
 STARTERS = (
     ("Fair price", "Fair price for 40,000 lb epoxy coated rebar?"),
@@ -275,14 +285,15 @@ def _pictures(result: TurnResult, asker: Asker) -> list[cl.Plotly]:
     history = outputs.get("price_history")
     band = outputs.get("predict_price")
     item = (history or band or {}).get("item_code")
-    if item and (history or band):
+    if item:
         try:
-            history, band = _history_and_band(asker, item, history, band)
+            history, band, point_bands = _price_picture_data(asker, item, history, band)
         except PricingAgentError as exc:
             log.info("no price chart for %s: %s", item, exc)
-        if history and history["points"]:
-            figure, _ = charts.price_history_chart(history, band)
-            pictures.append(cl.Plotly(name="price history", figure=figure, size="large"))
+        else:
+            if history and history["points"]:
+                figure, _ = charts.price_history_chart(history, band, point_bands)
+                pictures.append(cl.Plotly(name="price history", figure=figure, size="large"))
     if forecast := outputs.get("forecast_price"):
         figure = charts.forecast_chart(forecast)
         pictures.append(cl.Plotly(name="forecast", figure=figure, size="large"))
@@ -292,10 +303,10 @@ def _pictures(result: TurnResult, asker: Asker) -> list[cl.Plotly]:
     return pictures
 
 
-def _history_and_band(
+def _price_picture_data(
     asker: Asker, item: str, history: dict[str, Any] | None, band: dict[str, Any] | None
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Fill in whichever of the item's history and today's band the turn did not fetch."""
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[int, tuple[Decimal, Decimal, Decimal]]]:
+    """The item's history, today's band, and each recent quote's own band (to flag it)."""
     org_id = asker.identity.org_id
     with current().database.session_scope(org_id) as session:
         ctx = ToolContext(session=session, org_id=org_id, as_of=_as_of(), actor="chat")
@@ -303,7 +314,14 @@ def _history_and_band(
             unit = band["p50"]["unit"] if band else None
             currency = band["p50"]["currency"] if band else "USD"
             history = price_history(
-                ctx, PriceHistoryInput(item=item, unit=unit, currency=currency, limit=500)
+                ctx,
+                PriceHistoryInput(
+                    item=item,
+                    unit=unit,
+                    currency=currency,
+                    since=_as_of() - dt.timedelta(days=HISTORY_DAYS),
+                    limit=HISTORY_POINTS,
+                ),
             ).model_dump(mode="json")
         if band is None:
             try:
@@ -316,7 +334,48 @@ def _history_and_band(
                 ).model_dump(mode="json")
             except PricingAgentError as exc:
                 log.info("no band for %s: %s", item, exc)
-    return history, band
+        return history, band, _point_bands(ctx, item, history)
+
+
+def _point_bands(
+    ctx: ToolContext, item: str, history: dict[str, Any]
+) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    """The model's P10-P90 for each recent quote's own date, quantity and supplier."""
+    recent = [
+        p
+        for p in history["points"]
+        if p["source"] == "quote"
+        and dt.date.fromisoformat(p["date"]) >= _as_of() - dt.timedelta(days=FLAG_DAYS)
+    ][-FLAG_POINTS:]
+    if not recent:
+        return {}
+    lines = [
+        PredictPriceInput(
+            item=item,
+            quantity=Decimal(p["quantity"]),
+            unit=history["unit"],
+            supplier=p["supplier"],
+            date=dt.date.fromisoformat(p["date"]),
+            currency=history["currency"],
+        )
+        for p in recent
+        if Decimal(p["quantity"]) > 0
+    ]
+    try:
+        batch = predict_prices(ctx, PredictPricesInput(lines=lines, explain=False))
+    except PricingAgentError as exc:
+        log.info("no per-quote bands for %s: %s", item, exc)
+        return {}
+    bands: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    for point, line in zip(recent, batch.results, strict=True):
+        if line.prediction is not None:
+            prediction = line.prediction
+            bands[point["id"]] = (
+                prediction.p10.amount,
+                prediction.p50.amount,
+                prediction.p90.amount,
+            )
+    return bands
 
 
 @cl.on_message

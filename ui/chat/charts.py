@@ -7,18 +7,19 @@ reads (hover text, labels) is the exact Decimal string the tool gave.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
 
+from tools.detect_anomalies import band_severity
+
 _LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
-    "legend": {"orientation": "h", "y": -0.2},
-    "height": 420,
+    "legend": {"orientation": "h", "y": -0.15},
+    "height": 460,
 }
 FLAG_COLOUR = "#d62728"
 BAND_COLOUR = "rgba(31, 119, 180, 0.15)"
@@ -32,37 +33,67 @@ def _money(m: dict[str, Any]) -> str:
     return f"{m['amount']} {m['currency']}/{m['unit']}"
 
 
-def price_history_chart(
-    history: dict[str, Any], band: dict[str, Any] | None = None
-) -> tuple[go.Figure, list[dict[str, Any]]]:
-    """Quotes and purchases over time by supplier, with today's P10-P90 band.
+TOP_SUPPLIERS = 6
 
-    Returns the figure and the flagged points: those of the last 12 months outside the
-    band (the band is the model's for today's date and quantity, so only recent prices
-    are compared with it).
+
+def flag_points(
+    points: list[dict[str, Any]], bands: dict[int, tuple[Decimal, Decimal, Decimal]]
+) -> list[dict[str, Any]]:
+    """Points far outside their own model band (a warning or worse, as the anomaly check
+    scores it), the band being the model's P10-P50-P90 for their date and quantity."""
+    flagged = []
+    for point in points:
+        band = bands.get(point["id"])
+        if band is None:
+            continue
+        price = _d(point["price"]["amount"])
+        severity = band_severity(price, *band)
+        if severity in ("warning", "critical"):
+            side = "above" if price > band[2] else "below"
+            flagged.append({**point, "side": side, "band": band, "severity": severity})
+    return flagged
+
+
+def price_history_chart(
+    history: dict[str, Any],
+    band: dict[str, Any] | None = None,
+    point_bands: dict[int, tuple[Decimal, Decimal, Decimal]] | None = None,
+) -> tuple[go.Figure, list[dict[str, Any]]]:
+    """Prices over time by supplier, today's P10-P90 band, and flagged quotes.
+
+    ``point_bands`` gives each checked point the model's band for its own date, quantity
+    and supplier; points outside theirs are flagged. Returns the figure and the flags.
     """
     unit, currency = history["unit"], history["currency"]
+    points = history["points"]
     by_supplier: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for point in history["points"]:
+    for point in points:
         by_supplier[point["supplier"]].append(point)
+    ranked = sorted(by_supplier, key=lambda name: (-len(by_supplier[name]), name))
+    groups = [(name[:32], by_supplier[name]) for name in ranked[:TOP_SUPPLIERS]]
+    others = [p for name in ranked[TOP_SUPPLIERS:] for p in by_supplier[name]]
+    if others:
+        groups.append((f"{len(ranked) - TOP_SUPPLIERS} other suppliers", others))
     figure = go.Figure()
-    for supplier, points in sorted(by_supplier.items()):
+    for name, group in groups:
         figure.add_trace(
             go.Scatter(
-                x=[p["date"] for p in points],
-                y=[float(_d(p["price"]["amount"])) for p in points],
+                x=[p["date"] for p in group],
+                y=[float(_d(p["price"]["amount"])) for p in group],
                 mode="markers",
-                name=supplier[:40],
+                name=name,
+                marker={"size": 7, "opacity": 0.75},
                 text=[
-                    f"{supplier}<br>{p['date']}: {_money(p['price'])}<br>"
+                    f"{p['supplier']}<br>{p['date']}: {_money(p['price'])}<br>"
                     f"qty {p['quantity']} · {p['source'].replace('_', ' ')} {p['reference'] or ''}"
-                    for p in points
+                    for p in group
                 ],
                 hoverinfo="text",
             )
         )
-    flagged: list[dict[str, Any]] = []
-    title = f"{history['item_code']} {history['item_name']}: price history ({currency}/{unit})"
+    title = f"{history['item_code']} {history['item_name']}"[:60]
+    subtitle = "prices quoted and paid"
+    ceiling = _ceiling([_d(p["price"]["amount"]) for p in points])
     if band is not None and band["p50"]["unit"] == unit and band["p50"]["currency"] == currency:
         p10, p50, p90 = (_d(band[k]["amount"]) for k in ("p10", "p50", "p90"))
         figure.add_hrect(
@@ -70,35 +101,51 @@ def price_history_chart(
             y1=float(p90),
             fillcolor=BAND_COLOUR,
             line_width=0,
-            annotation_text=f"model band today: {p10}-{p90} (P50 {p50})",
+            annotation_text=(
+                f"today's band for {band['quantity']} {unit}: {p10}-{p90} (P50 {p50})"
+            ),
             annotation_position="top left",
         )
         figure.add_hline(y=float(p50), line_dash="dash", line_color="#1f77b4")
-        last = max((dt.date.fromisoformat(p["date"]) for p in history["points"]), default=None)
-        recent = last - dt.timedelta(days=365) if last else None
-        for point in history["points"]:
-            price = _d(point["price"]["amount"])
-            if (
-                recent
-                and dt.date.fromisoformat(point["date"]) >= recent
-                and not p10 <= price <= p90
-            ):
-                flagged.append(point)
-        if flagged:
-            figure.add_trace(
-                go.Scatter(
-                    x=[p["date"] for p in flagged],
-                    y=[float(_d(p["price"]["amount"])) for p in flagged],
-                    mode="markers",
-                    name="outside today's band",
-                    marker={"symbol": "x-open", "size": 14, "color": FLAG_COLOUR},
-                    text=[f"{p['supplier']}: {_money(p['price'])}" for p in flagged],
-                    hoverinfo="text",
-                )
+        ceiling = max(ceiling, p90 * Decimal("1.5"))
+    flagged = flag_points(points, point_bands or {})
+    if flagged:
+        figure.add_trace(
+            go.Scatter(
+                x=[p["date"] for p in flagged],
+                y=[float(_d(p["price"]["amount"])) for p in flagged],
+                mode="markers",
+                name=f"flagged: far outside its own model band ({len(flagged)})",
+                marker={
+                    "symbol": "circle-open",
+                    "size": 15,
+                    "color": FLAG_COLOUR,
+                    "line": {"width": 2},
+                },
+                text=[
+                    f"{p['supplier']} {p['date']}: {_money(p['price'])}, {p['severity']}: "
+                    f"{p['side']} its band {p['band'][0]}-{p['band'][2]}"
+                    for p in flagged
+                ],
+                hoverinfo="text",
             )
-        title += f" · band for {band['quantity']} {unit}, model v{band['model_version']}"
-    figure.update_layout(title=title, yaxis_title=f"{currency} per {unit}", **_LAYOUT)
+        )
+    hidden = sum(1 for p in points if _d(p["price"]["amount"]) > ceiling)
+    if hidden:
+        subtitle += f"; {hidden} higher prices are above the chart"
+    figure.update_layout(
+        title=f"{title}<br><sup>{subtitle}</sup>", yaxis_title=f"{currency} per {unit}", **_LAYOUT
+    )
+    figure.update_yaxes(range=[0, float(ceiling)])
     return figure, flagged
+
+
+def _ceiling(prices: list[Decimal]) -> Decimal:
+    """The top of the price axis: the 95th percentile with room, so outliers do not flatten it."""
+    if not prices:
+        return Decimal(1)
+    ordered = sorted(prices)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * Decimal("1.3")
 
 
 def forecast_chart(forecast: dict[str, Any]) -> go.Figure:

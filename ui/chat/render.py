@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-RECOMMENDED = "✅"
+RECOMMENDED = "★"
 
 
 def _cents(value: Any) -> str:
