@@ -34,6 +34,7 @@ from core.settings import Settings, get_settings
 from store.db import Database
 from ui.chat.mount import mount_chat
 from ui.chat.settings import ChatSettings, get_chat_settings
+from ui.slack.http import mount_slack
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """\
@@ -128,4 +129,5 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     # The faces people use, served by the same process: the chat and the Slack bot.
     mount_chat(app, database=db, settings=settings, chat=chat_settings)
+    mount_slack(app, database=db, settings=settings)
     return app

@@ -29,6 +29,7 @@ from store.db import Database
 from store.importing.files import ProgressFn
 from store.importing.mapping import ColumnMapping, load_mapping, parse_map_options
 from store.importing.service import KINDS, import_file
+from ui.slack.cli import slack_app
 
 app = typer.Typer(
     name="pricing-agent",
@@ -45,6 +46,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 users_app = typer.Typer(help="People who log in to the chat.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(slack_app, name="slack")
 
 # Off a terminal rich assumes 80 columns; logs and CI read better unwrapped.
 out = Console(width=None if sys.stdout.isatty() else 160)
