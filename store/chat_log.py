@@ -47,12 +47,13 @@ def update_thread(
     title: str | None = None,
     metadata: dict[str, Any] | None = None,
     channel: str | None = None,
+    replace_title: bool = True,
 ) -> None:
-    """Set a thread's title, face metadata (merged) or channel, where given."""
+    """Set a thread's title (or only a missing one), face metadata (merged) or channel."""
     thread = session.get(AgentThread, (org_id, thread_id))
     if thread is None:
         return
-    if title:
+    if title and (replace_title or not thread.title):
         thread.title = title[:200]
     if metadata:
         thread.face_metadata = {**(thread.face_metadata or {}), **metadata}
@@ -74,7 +75,16 @@ def list_threads(
     """Return a user's threads newest first; ``before`` is the (updated_at, id) cursor."""
     query = select(AgentThread).where(AgentThread.org_id == org_id, AgentThread.user_id == user_id)
     if channel is not None:
-        query = query.where(AgentThread.channel == channel)
+        # A face's list shows conversations that have something to show: the chat opens a
+        # thread row on connect, before anyone has said anything.
+        has_steps = (
+            select(ChatStep.step_id)
+            .where(
+                ChatStep.org_id == AgentThread.org_id, ChatStep.thread_id == AgentThread.thread_id
+            )
+            .exists()
+        )
+        query = query.where(AgentThread.channel == channel, has_steps)
     if search:
         query = query.where(AgentThread.title.ilike(f"%{_like_escape(search)}%", escape="\\"))
     if before is not None:

@@ -424,9 +424,10 @@ async def _import_files(files: list[Any]) -> None:
     except PricingAgentError as exc:
         await cl.Message(content=f"⚠️ {exc}").send()
         return
+    thread_id = cl.context.session.thread_id
     for file in files:
         try:
-            report, rfqs = await _off_loop(functools.partial(_import_one, asker, file))
+            report, rfqs = await _off_loop(functools.partial(_import_one, asker, thread_id, file))
         except PricingAgentError as exc:
             await cl.Message(content=f"⚠️ {file.name}: {exc}").send()
             continue
@@ -445,7 +446,7 @@ def _suffix(name: str) -> str:
     raise InvalidInputError("drop a CSV, CSV.gz or Excel file of quotes")
 
 
-def _import_one(asker: Asker, file: Any) -> tuple[dict[str, Any], list[str]]:
+def _import_one(asker: Asker, thread_id: str, file: Any) -> tuple[dict[str, Any], list[str]]:
     runtime = current()
     org_id = asker.identity.org_id
     name = Path(file.name or "upload.csv").name
@@ -465,6 +466,13 @@ def _import_one(asker: Asker, file: Any) -> tuple[dict[str, Any], list[str]]:
                 display_name=name,
             )
             rfqs = listing.import_rfq_codes(session=session, org_id=org_id, run_id=result.run_id)
+            chat_log.update_thread(
+                session=session,
+                org_id=org_id,
+                thread_id=thread_id,
+                title=f"Upload: {name}",
+                replace_title=False,
+            )
     report = {
         "source": name,
         "rows_read": result.rows_read,
