@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import chainlit as cl
-import plotly.io as pio
 from chainlit.types import ThreadDict
 
 from agent.approvals import Decision
@@ -148,26 +147,9 @@ async def _starters(user: cl.User | None = None, language: str | None = None) ->
 
 @cl.on_chat_resume
 async def _resume(thread: ThreadDict) -> None:
-    """Show the pictures of a past thread again; the agent's memory is keyed by its id."""
-
-    def kept() -> list[tuple[dict[str, Any], bytes | None]]:
-        asker = _asker()
-        with current().database.session_scope(asker.identity.org_id) as session:
-            rows = chat_log.thread_elements(
-                session=session, org_id=asker.identity.org_id, thread_id=thread["id"]
-            )
-            return [(dict(r.element), r.content) for r in rows]
-
-    for element, content in await _off_loop(kept):
-        if element.get("type") != "plotly" or not content or not element.get("forId"):
-            continue
-        picture = cl.Plotly(
-            name=element.get("name") or "chart",
-            figure=pio.from_json(content.decode()),
-            display=element.get("display") or "inline",
-            size=element.get("size") or "large",
-        )
-        await picture.send(for_id=element["forId"], persist=False)
+    """Nothing to restore: the agent's memory is keyed by the thread id, and the thread's
+    steps and kept charts come from the data layer."""
+    log.info("chat thread %s resumed", thread["id"])
 
 
 # --------------------------------------------------------------------------- a turn

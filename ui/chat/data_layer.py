@@ -39,6 +39,7 @@ from store import chat_log, threads
 from store.models import AgentThread
 from store.models import User as StoreUser
 from ui.chat.identity import ChatIdentity, parse_identifier
+from ui.chat.kept import kept_url
 from ui.chat.runtime import current
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,12 @@ class StoreDataLayer(BaseDataLayer):
         """Create the thread for its owner, or rename it / merge its metadata."""
         await self._write(self._update_thread, thread_id, name, user_id, metadata)
 
-    def _thread_dict(self, thread: AgentThread, steps: list[dict[str, Any]]) -> ThreadDict:
+    def _thread_dict(
+        self,
+        thread: AgentThread,
+        steps: list[dict[str, Any]],
+        elements: list[dict[str, Any]] | None = None,
+    ) -> ThreadDict:
         identifier = f"{thread.user_id}@{thread.org_id}"
         return ThreadDict(
             id=thread.thread_id,
@@ -186,7 +192,7 @@ class StoreDataLayer(BaseDataLayer):
             tags=[],
             metadata=dict(thread.face_metadata or {}),
             steps=steps,  # type: ignore[typeddict-item]
-            elements=[],
+            elements=elements or [],  # type: ignore[typeddict-item]
         )
 
     def _list(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse[ThreadDict]:
@@ -241,7 +247,15 @@ class StoreDataLayer(BaseDataLayer):
             if thread is None:
                 return None
             steps = chat_log.thread_steps(session=session, org_id=owner.org_id, thread_id=thread_id)
-            return self._thread_dict(thread, steps)
+            root = current().chat.path
+            elements = [
+                {**row.element, "url": kept_url(root, thread_id, row.element_id)}
+                for row in chat_log.thread_elements(
+                    session=session, org_id=owner.org_id, thread_id=thread_id
+                )
+                if row.content is not None
+            ]
+            return self._thread_dict(thread, steps, elements)
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
         """A thread with its steps, as the chat showed them."""

@@ -99,6 +99,11 @@ def mount_chat(
                 from chainlit.utils import mount_chainlit
 
                 mount_chainlit(app=app, target=str(CALLBACKS), path=chat.path)
+                from chainlit.server import app as chainlit_app
+
+                from ui.chat import kept
+
+                kept.install(chainlit_app)
             _mounted_path = chat.path
             log.info("chat mounted at %s (folder %s)", chat.path, folder)
             return True
