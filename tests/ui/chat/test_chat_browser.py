@@ -7,6 +7,7 @@ The numbers on screen are checked against direct calls of the same tools.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -56,13 +57,21 @@ def page(browser: Any, request: pytest.FixtureRequest, screenshots: Path) -> Ite
 
 
 def log_in(page: Any, chat_url: str, login: Login) -> None:
-    """Log in through the chat's login form."""
+    """Log in through the chat's login form; return once the chat's socket is connected."""
     page.goto(f"{chat_url}/login")
     page.get_by_label("Email address").fill(login.email)
     page.get_by_label("Password").fill(login.password)
-    page.get_by_role("button", name="Sign In").click()
-    # The starters come over the chat's websocket: once shown, the chat is connected.
+    with page.expect_websocket(timeout=WAIT_MS) as opened:
+        page.get_by_role("button", name="Sign In").click()
+    frames: list[str] = []
+    opened.value.on("framereceived", lambda frame: frames.append(str(frame)))
     page.get_by_text("Fair price", exact=True).wait_for(timeout=WAIT_MS)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    # The server's first events on the socket (task_end, clear_ask) follow its session's
+    # set-up: uploads and messages need that session.
+    while not any("task_end" in frame for frame in frames):
+        assert time.monotonic() < deadline, f"the chat's socket never connected: {frames}"
+        page.wait_for_timeout(50)
 
 
 def ask(page: Any, text: str) -> None:
@@ -162,8 +171,10 @@ def test_bid_leveling_table_highlights_the_award(
     assert recommended
     starred = page.locator("table tr", has_text="★").first
     assert recommended in starred.inner_text()
-    weight = starred.locator("td").nth(1).evaluate(
-        "cell => getComputedStyle(cell.querySelector('*') || cell).fontWeight"
+    weight = (
+        starred.locator("td")
+        .nth(1)
+        .evaluate("cell => getComputedStyle(cell.querySelector('*') || cell).fontWeight")
     )
     assert int(weight) >= 600, starred.inner_html()  # the award's row is in bold
 
