@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +23,24 @@ demo: $(STAMP)
 	$(BIN)/pricing-agent demo
 
 ## make test: the whole default test suite (CI runs this)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The chat's browser tests drive Debian's Chromium (Playwright never downloads a browser).
+# Installed here when missing and possible (root with apt-get); otherwise they skip and say why.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    ( timeout 600 apt-get install -y -q chromium >/dev/null 2>&1 \
+	      || ( timeout 300 apt-get update -q >/dev/null 2>&1 \
+	           && timeout 600 apt-get install -y -q chromium >/dev/null 2>&1 ) ) \
+	      && echo "installed Chromium for the chat's browser tests" \
+	      || echo "could not install Chromium: the chat's browser tests will skip"; \
+	  else \
+	    echo "Chromium is missing and cannot be installed here: the browser tests will skip"; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
