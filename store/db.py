@@ -104,7 +104,7 @@ def _step_down_on_connect(engine: Engine, role: str, *, reassert: bool) -> None:
 
 
 @contextmanager
-def _unavailable_as_domain_error() -> Iterator[None]:
+def unavailable_as_domain_error() -> Iterator[None]:
     """Turn "cannot connect" into StoreUnavailableError; other database errors pass."""
     try:
         yield
@@ -210,7 +210,7 @@ class Database:
         session = TenantSession(bind=self.service_engine, expire_on_commit=False)
         session.info["org_id"] = org_id
         try:
-            with _unavailable_as_domain_error(), session.begin():
+            with unavailable_as_domain_error(), session.begin():
                 yield session
         finally:
             session.close()
@@ -227,7 +227,7 @@ class Database:
         session = TenantSession(bind=self.service_engine, expire_on_commit=False)
         session.info["org_id"] = ORG_PENDING
         try:
-            with _unavailable_as_domain_error(), session.begin():
+            with unavailable_as_domain_error(), session.begin():
                 org_id = find_org(session)
                 session.info["org_id"] = org_id
                 scope_transaction(session, org_id)
@@ -244,7 +244,7 @@ class Database:
         """
         session = Session(bind=self.service_engine, expire_on_commit=False)
         try:
-            with _unavailable_as_domain_error(), session.begin():
+            with unavailable_as_domain_error(), session.begin():
                 yield session
         finally:
             session.close()
@@ -254,14 +254,14 @@ class Database:
         """Open an owner session for operator work; commit on success."""
         session = Session(bind=self.owner_engine, expire_on_commit=False)
         try:
-            with _unavailable_as_domain_error(), session.begin():
+            with unavailable_as_domain_error(), session.begin():
                 yield session
         finally:
             session.close()
 
     def ping(self) -> None:
         """Raise StoreUnavailableError unless both the owner and the service can connect."""
-        with _unavailable_as_domain_error():
+        with unavailable_as_domain_error():
             for engine in (self.owner_engine, self.service_engine):
                 with engine.connect() as conn:
                     conn.execute(text("SELECT 1"))

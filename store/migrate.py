@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from store import agent_memory
-from store.db import Database
+from store.db import Database, unavailable_as_domain_error
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -57,7 +57,7 @@ def downgrade(db: Database, revision: str) -> None:
 
 def current_revision(db: Database) -> str | None:
     """Return the revision the store is at, or None when it has no schema."""
-    with db.owner_engine.connect() as conn:
+    with unavailable_as_domain_error(), db.owner_engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

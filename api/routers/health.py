@@ -36,9 +36,14 @@ def ready(svc: ServicesDep, request: Request) -> JSONResponse:
         checks["store"] = exc.message
         ok = False
     if ok:
-        current, head = migrate.current_revision(svc.database), migrate.head_revision()
-        checks["schema"] = {"current": current, "head": head}
-        ok = current == head
+        try:
+            current, head = migrate.current_revision(svc.database), migrate.head_revision()
+        except PricingAgentError as exc:  # the store went away between the two checks
+            checks["schema"] = exc.message
+            ok = False
+        else:
+            checks["schema"] = {"current": current, "head": head}
+            ok = current == head
     warmup = request.app.state.warmup
     checks["models"] = warmup.status()
     ok = ok and warmup.done

@@ -155,6 +155,26 @@ def test_log_in_ask_see_steps_and_the_price_chart(
         assert row.channel == "chat"
 
 
+@pytest.mark.parametrize(
+    ("starter", "trace"),
+    [("Should-cost", "waterfall"), ("Steel outlook", "scatter"), ("Price history", "scatter")],
+)
+def test_starters_answer_with_a_picture(
+    page: Any, chat_url: str, chat_buyer: Login, screenshots: Path, starter: str, trace: str
+) -> None:
+    shots = Shots(screenshots, f"starter-{starter.lower().replace(' ', '-')}")
+    log_in(page, chat_url, chat_buyer)
+    page.get_by_text(starter, exact=True).click()
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(timeout=WAIT_MS)
+    shots.take(page, "answer")
+    assert "could not answer" not in body(page)
+    assert (
+        chart.locator(f"g.{trace}layer, g.{trace}").count() > 0
+        or chart.locator(f".trace.{trace}").count() > 0
+    )
+
+
 def test_bid_leveling_table_highlights_the_award(
     page: Any, chat_url: str, chat_buyer: Login, database: Database, screenshots: Path
 ) -> None:
