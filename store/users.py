@@ -14,6 +14,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +88,33 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+
+
+def _add_new(session: Session, row: User | SlackWorkspace, clash: str) -> None:
+    """Insert ``row``, or raise ConflictError(clash); a refused row leaves the session clean."""
+    try:
+        with session.begin_nested():  # added inside the savepoint, so a refusal removes it
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(clash) from exc
+
+
+def _person(row: Any) -> Person:
+    """A person from a row of the look-up functions (a user's own role and names)."""
+    return Person(
+        org_id=row.org_id,
+        org_name=row.org_name,
+        role=row.role,
+        user_id=row.user_id,
+        email=row.email,
+        display_name=row.display_name or row.email,
+    )
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidInputError(f"a password has at least {MIN_PASSWORD_CHARS} characters")
@@ -106,8 +134,7 @@ def create_user(
     email = email.strip()
     if not EMAIL.fullmatch(email):
         raise InvalidInputError(f"{email!r} is not an e-mail address")
-    if role not in ROLES:
-        raise InvalidInputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    _check_role(role)
     if password is not None:
         _check_password(password)
     user = User(
@@ -117,13 +144,7 @@ def create_user(
         display_name=(display_name or "").strip() or None,
         password_hash=hash_password(password) if password is not None else None,
     )
-    try:
-        # Added inside the savepoint, so a refused row leaves the session clean.
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"a user with e-mail {email!r} already exists") from exc
+    _add_new(session, user, f"a user with e-mail {email!r} already exists")
     audit.record(
         session=session,
         org_id=org_id,
@@ -188,15 +209,7 @@ def authenticate_user(*, session: Session, email: str, password: str) -> Person:
             if not matches
             else "this login fits several organisations; ask an admin to separate them"
         )
-    row = matches[0]
-    return Person(
-        org_id=row.org_id,
-        org_name=row.org_name,
-        role=row.role,
-        user_id=row.user_id,
-        email=row.email,
-        display_name=row.display_name or row.email,
-    )
+    return _person(matches[0])
 
 
 def trusted_login(*, session: Session, email: str) -> Person:
@@ -208,15 +221,7 @@ def trusted_login(*, session: Session, email: str) -> Person:
         raise AuthenticationError(
             "no such user" if not rows else "this e-mail is a user of several organisations"
         )
-    row = rows[0]
-    return Person(
-        org_id=row.org_id,
-        org_name=row.org_name,
-        role=row.role,
-        user_id=row.user_id,
-        email=row.email,
-        display_name=row.display_name or row.email,
-    )
+    return _person(rows[0])
 
 
 # --------------------------------------------------------------------------- Slack
@@ -234,15 +239,9 @@ def link_slack_workspace(
     """Link a Slack workspace to the tenant session's organisation (audited)."""
     if not SLACK_ID.fullmatch(team_id):
         raise InvalidInputError(f"{team_id!r} is not a Slack team id (like T0123ABCD)")
-    if default_role not in ROLES:
-        raise InvalidInputError(f"role must be one of {', '.join(ROLES)}, not {default_role!r}")
+    _check_role(default_role)
     workspace = SlackWorkspace(org_id=org_id, team_id=team_id, name=name, default_role=default_role)
-    try:
-        with session.begin_nested():
-            session.add(workspace)
-            session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"Slack workspace {team_id} is already linked") from exc
+    _add_new(session, workspace, f"Slack workspace {team_id} is already linked")
     audit.record(
         session=session,
         org_id=org_id,
@@ -313,11 +312,4 @@ def slack_person(*, session: Session, team_id: str, slack_user_id: str) -> Perso
             email=f"{team_id}/{slack_user_id}",
             display_name=f"<@{slack_user_id}>",
         )
-    return Person(
-        org_id=row.org_id,
-        org_name=row.org_name,
-        role=row.role,
-        user_id=row.user_id,
-        email=row.email,
-        display_name=row.display_name or row.email,
-    )
+    return _person(row)
