@@ -45,11 +45,19 @@ class Shots:
         page.screenshot(path=str(path), full_page=True)
         return path
 
+    def element(self, locator: Any, name: str) -> Path:
+        """Save a screenshot of one element (a chart, a table), scrolled into view."""
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        locator.scroll_into_view_if_needed()
+        locator.screenshot(path=str(path))
+        return path
+
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest, screenshots: Path) -> Iterator[Any]:
     """A fresh browser context (no cookies) and page; its last screen is kept, pass or fail."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, color_scheme="light")
     page = context.new_page()
     yield page
     page.screenshot(path=str(screenshots / f"{request.node.name}-last.png"), full_page=True)
@@ -140,6 +148,7 @@ def test_log_in_ask_see_steps_and_the_price_chart(
     assert "offline planner" in text.lower()
     # The chart is drawn: an SVG with the price points and today's band.
     chart = page.locator(".js-plotly-plot").first
+    shots.element(chart, "price-history-chart")
     assert chart.locator("svg .point").count() > 10
     assert "today's band" in chart.inner_text()
 
@@ -168,6 +177,7 @@ def test_starters_answer_with_a_picture(
     chart = page.locator(".js-plotly-plot").first
     chart.wait_for(timeout=WAIT_MS)
     shots.take(page, "answer")
+    shots.element(chart, "chart")
     assert "could not answer" not in body(page)
     assert (
         chart.locator(f"g.{trace}layer, g.{trace}").count() > 0
@@ -184,6 +194,7 @@ def test_bid_leveling_table_highlights_the_award(
     table = page.locator("table").first
     table.wait_for(timeout=WAIT_MS)
     shots.take(page, "bid-table")
+    shots.element(table, "first-bid-table")
     with database.session_scope(chat_buyer.org_id) as session:
         leveled = compare_quotes(tool_ctx(session, chat_buyer.org_id), CompareQuotesInput(rfq=RFQ))
     winner = leveled.bid_totals[0] if leveled.bid_totals else None
