@@ -729,6 +729,97 @@ class ChatElement(Base):
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+# --------------------------------------------------------------------------- ERP sync
+
+SYNC_STATUSES = ("running", "finished", "failed")
+MATCH_STATUSES = ("pending", "confirmed", "rejected")
+
+
+class SupplierAlias(Base):
+    """The same supplier's code in an ERP (vendor number, business partner)."""
+
+    __tablename__ = "supplier_aliases"
+    __table_args__ = (
+        _fk("org_id", "supplier_id", "suppliers.id"),
+        Index(None, "org_id", "supplier_id"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    system: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class ErpSyncRun(Base):
+    """One sync of one ERP: what it read, wrote and refused, and how long it took."""
+
+    __tablename__ = "erp_sync_runs"
+    __table_args__ = (
+        CheckConstraint(f"status IN {SYNC_STATUSES!r}", name="status"),
+        Index(None, "org_id", "system", "started_at"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    id: Mapped[int] = _id_pk()
+    system: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="running")
+    since: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime] = _now()
+    finished_at: Mapped[dt.datetime | None]
+    seconds: Mapped[float | None] = mapped_column(Float)
+    counts: Mapped[dict[str, Any]] = _attrs()
+    error: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(Text)
+
+
+class ErpWatermark(Base):
+    """How far an entity of an ERP has been read: the largest change time stored."""
+
+    __tablename__ = "erp_watermarks"
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    system: Mapped[str] = mapped_column(Text, primary_key=True)
+    entity: Mapped[str] = mapped_column(Text, primary_key=True)
+    watermark: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+class ErpRejection(Base):
+    """An ERP record the sync refused, with the reason and what it said."""
+
+    __tablename__ = "erp_rejections"
+    __table_args__ = (_fk("org_id", "run_id", "erp_sync_runs.id"),)
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = _attrs()
+
+
+class ItemMatchCandidate(Base):
+    """A doubtful match between an ERP item and a store item, for a person to confirm."""
+
+    __tablename__ = "item_match_candidates"
+    __table_args__ = (
+        _fk("org_id", "item_id", "items.id"),
+        CheckConstraint(f"status IN {MATCH_STATUSES!r}", name="status"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    system: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    created_at: Mapped[dt.datetime] = _now()
+    decided_by: Mapped[str | None] = mapped_column(Text)
+
+
 COUNTER_OFFER_STATUSES = ("pending_approval", "approved", "rejected", "abandoned")
 
 
@@ -832,6 +923,9 @@ __all__ = [
     "CounterOffer",
     "Currency",
     "DataGeneration",
+    "ErpRejection",
+    "ErpSyncRun",
+    "ErpWatermark",
     "FxRate",
     "ImportRejection",
     "ImportRun",
@@ -839,6 +933,7 @@ __all__ = [
     "IndexSeries",
     "Item",
     "ItemAlias",
+    "ItemMatchCandidate",
     "ModelVersion",
     "Organization",
     "PurchaseOrder",
@@ -849,6 +944,7 @@ __all__ = [
     "RfqLine",
     "SlackWorkspace",
     "Supplier",
+    "SupplierAlias",
     "Unit",
     "UnitAlias",
     "User",

@@ -33,6 +33,9 @@ from store.models import (
     ContractPrice,
     CounterOffer,
     DataGeneration,
+    ErpRejection,
+    ErpSyncRun,
+    ErpWatermark,
     FxRate,
     ImportRejection,
     ImportRun,
@@ -40,6 +43,7 @@ from store.models import (
     IndexSeries,
     Item,
     ItemAlias,
+    ItemMatchCandidate,
     ModelVersion,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -49,6 +53,7 @@ from store.models import (
     RfqLine,
     SlackWorkspace,
     Supplier,
+    SupplierAlias,
     User,
 )
 from store.suppliers import supplier_key
@@ -404,6 +409,47 @@ def chat_element(
     return _add(session, ChatElement(org_id=org_id, **values), overrides)
 
 
+def supplier_alias(
+    session: Session, org_id: uuid.UUID, *, supplier_id: int, **overrides: Any
+) -> SupplierAlias:
+    """A supplier's code in an ERP."""
+    values = {"system": "sap", "external_code": _tag("V"), "supplier_id": supplier_id}
+    return _add(session, SupplierAlias(org_id=org_id, **values), overrides)
+
+
+def erp_sync_run(session: Session, org_id: uuid.UUID, **overrides: Any) -> ErpSyncRun:
+    """A finished ERP sync."""
+    return _add(session, ErpSyncRun(org_id=org_id, system="sap", status="finished"), overrides)
+
+
+def erp_watermark(session: Session, org_id: uuid.UUID, **overrides: Any) -> ErpWatermark:
+    """How far an ERP entity was read."""
+    values = {"system": "sap", "entity": _tag("entity"), "watermark": dt.datetime.now(dt.UTC)}
+    return _add(session, ErpWatermark(org_id=org_id, **values), overrides)
+
+
+def erp_rejection(
+    session: Session, org_id: uuid.UUID, *, run_id: int, **overrides: Any
+) -> ErpRejection:
+    """A refused ERP record."""
+    values = {"run_id": run_id, "seq": _n(), "entity": "items", "reason": "no unit"}
+    return _add(session, ErpRejection(org_id=org_id, **values), overrides)
+
+
+def item_match_candidate(
+    session: Session, org_id: uuid.UUID, *, item_id: int, **overrides: Any
+) -> ItemMatchCandidate:
+    """A doubtful ERP-item match waiting for a person."""
+    values = {
+        "system": "d365",
+        "external_code": _tag("M"),
+        "item_id": item_id,
+        "score": 0.7,
+        "reason": "similar name",
+    }
+    return _add(session, ItemMatchCandidate(org_id=org_id, **values), overrides)
+
+
 def counter_offer(
     session: Session, org_id: uuid.UUID, *, supplier_id: int, item_id: int, **overrides: Any
 ) -> CounterOffer:
@@ -461,6 +507,11 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
     "data_generations": lambda s, o, ids: data_generation(s, o),
     "agent_threads": lambda s, o, ids: agent_thread(s, o),
     "slack_workspaces": lambda s, o, ids: slack_workspace(s, o),
+    "supplier_aliases": lambda s, o, ids: supplier_alias(s, o, supplier_id=ids["suppliers"]),
+    "erp_sync_runs": lambda s, o, ids: erp_sync_run(s, o),
+    "erp_watermarks": lambda s, o, ids: erp_watermark(s, o),
+    "erp_rejections": lambda s, o, ids: erp_rejection(s, o, run_id=ids["erp_sync_runs"]),
+    "item_match_candidates": lambda s, o, ids: item_match_candidate(s, o, item_id=ids["items"]),
     "chat_steps": lambda s, o, ids: chat_step(s, o, thread_id=ids["agent_threads"]),
     "chat_elements": lambda s, o, ids: chat_element(s, o, thread_id=ids["agent_threads"]),
     "counter_offers": lambda s, o, ids: counter_offer(
