@@ -523,6 +523,7 @@ class ContractPrice(Base):
         _unit_fk(),
         CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
         Index("ix_contract_prices_item_validity", "org_id", "item_id", "valid_from"),
+        Index("ix_contract_prices_contract_line", "org_id", "contract_id", "line_no"),
         UniqueConstraint("org_id", "contract_id", "item_id", "min_quantity", "valid_from"),
     )
 
@@ -536,6 +537,8 @@ class ContractPrice(Base):
     min_quantity: Mapped[Decimal] = mapped_column(Numeric, server_default=text("0"))
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    # The line's number in its source contract (ERP sync), the key a re-sync updates by.
+    line_no: Mapped[str | None] = mapped_column(Text)
 
 
 # --------------------------------------------------------------------------- market data

@@ -159,6 +159,10 @@ def upgrade() -> None:
             "org_id", "system", "external_code", "item_id", name=op.f("pk_item_match_candidates")
         ),
     )
+    op.add_column("contract_prices", sa.Column("line_no", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_contract_prices_contract_line", "contract_prices", ["org_id", "contract_id", "line_no"]
+    )
     role = _role()
     for table in TABLES:
         for statement in tenant_table_sql(table, role):
@@ -171,3 +175,5 @@ def downgrade() -> None:
         for statement in drop_tenant_table_sql(table, role):
             op.execute(statement)
         op.drop_table(table)
+    op.drop_index("ix_contract_prices_contract_line", table_name="contract_prices")
+    op.drop_column("contract_prices", "line_no")

@@ -1,0 +1,710 @@
+"""The ERP sync: read a connector since each entity's watermark and write one price memory.
+
+Every write is an upsert by (system, external key): suppliers and items through their
+alias tables, purchase orders by (system, PO number) and their lines by line number,
+contracts by (system, contract number). A re-run, or a run resumed after a crash half
+way, therefore writes no duplicate; and the watermark of an entity moves only once all
+of it is stored, so nothing is skipped either.
+
+Items from different systems become one item when their codes are mapped (an alias, or
+the same code) or when the match is confident: every word of the ERP description found
+in exactly one store item of the same unit dimension. A weaker match creates the item as
+its own and lists the candidate for a person to confirm; nothing is merged silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from core.errors import PricingAgentError
+from integrations.base import (
+    ContractPriceRecord,
+    Entity,
+    ERPConnector,
+    ItemRecord,
+    PriceRecord,
+    PurchaseOrderLineRecord,
+    Rejected,
+    SupplierRecord,
+)
+from store import search
+from store.db import Database
+from store.models import (
+    Contract,
+    ContractPrice,
+    Currency,
+    ErpRejection,
+    ErpSyncRun,
+    ErpWatermark,
+    Item,
+    ItemAlias,
+    ItemMatchCandidate,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Supplier,
+    SupplierAlias,
+)
+from store.suppliers import supplier_key
+from store.units import UnitCatalog, UnitInfo
+
+log = logging.getLogger(__name__)
+ORDER: tuple[Entity, ...] = (
+    Entity.SUPPLIERS,
+    Entity.ITEMS,
+    Entity.PURCHASE_ORDERS,
+    Entity.CONTRACTS,
+    Entity.PRICE_RECORDS,
+)
+BATCH = 500
+R = TypeVar("R")
+
+
+class SkipRecord(Exception):  # noqa: N818 - a record refused, not a failure of the run
+    """A record the store cannot take, with the reason."""
+
+
+@dataclass
+class Counts:
+    """What happened to one entity's records."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name."""
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, by entity."""
+
+    run_id: int
+    system: str
+    counts: dict[str, Counts] = field(default_factory=dict)
+    seconds: float = 0.0
+    candidates: int = 0
+
+
+@dataclass
+class _Batch:
+    """One transaction's worth of work: the session and what the writers look up."""
+
+    session: Session
+    org_id: uuid.UUID
+    system: str
+    units: UnitCatalog
+    currencies: set[str]
+    counts: Counts
+    run_id: int
+    seq: Iterator[int]
+    candidates: list[int]
+
+
+def sync_erp(
+    *,
+    database: Database,
+    org_id: uuid.UUID,
+    connector: ERPConnector,
+    entities: Iterable[Entity] = ORDER,
+    since: dt.datetime | None = None,
+    actor: str = "sync",
+    batch_size: int = BATCH,
+    on_batch: Callable[[Entity, int], None] | None = None,
+) -> SyncReport:
+    """Read ``connector`` into the organisation's store; return the run's report.
+
+    ``since`` overrides the stored watermarks (a full re-read from that time).
+    ``on_batch`` is called after each committed batch (progress, and tests that stop a
+    run half way).
+    """
+    system = connector.system
+    started = time.perf_counter()
+    with database.session_scope(org_id) as session:
+        run = ErpSyncRun(org_id=org_id, system=system, since=since, actor=actor)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    report = SyncReport(run_id=run_id, system=system)
+    seq = itertools.count(1)
+    wanted = set(entities)
+    try:
+        for entity in (e for e in ORDER if e in wanted):
+            counts = report.counts.setdefault(entity.value, Counts())
+            _sync_entity(
+                database,
+                org_id,
+                connector,
+                entity,
+                since,
+                counts,
+                run_id,
+                seq,
+                batch_size,
+                on_batch,
+                report,
+            )
+    except Exception as exc:
+        _finish(database, org_id, report, started, error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(database, org_id, report, started, error=None)
+    return report
+
+
+def _finish(
+    database: Database, org_id: uuid.UUID, report: SyncReport, started: float, error: str | None
+) -> None:
+    report.seconds = time.perf_counter() - started
+    with database.session_scope(org_id) as session:
+        session.execute(
+            update(ErpSyncRun)
+            .where(ErpSyncRun.org_id == org_id, ErpSyncRun.id == report.run_id)
+            .values(
+                status="failed" if error else "finished",
+                finished_at=func.now(),
+                seconds=report.seconds,
+                counts={k: c.as_dict() for k, c in report.counts.items()}
+                | {"match_candidates": report.candidates},
+                error=error,
+            )
+        )
+
+
+def _batches(records: Iterable[R], size: int) -> Iterator[list[R]]:
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _sync_entity(
+    database: Database,
+    org_id: uuid.UUID,
+    connector: ERPConnector,
+    entity: Entity,
+    since: dt.datetime | None,
+    counts: Counts,
+    run_id: int,
+    seq: Iterator[int],
+    batch_size: int,
+    on_batch: Callable[[Entity, int], None] | None,
+    report: SyncReport,
+) -> None:
+    system = connector.system
+    with database.session_scope(org_id) as session:
+        mark = since or session.scalar(
+            select(ErpWatermark.watermark).where(
+                ErpWatermark.org_id == org_id,
+                ErpWatermark.system == system,
+                ErpWatermark.entity == entity.value,
+            )
+        )
+        units = UnitCatalog.load(session)
+        currencies = set(session.scalars(select(Currency.code)))
+    reader = _READERS[entity](connector, mark)
+    writer = _WRITERS[entity]
+    newest = mark
+    for n, chunk in enumerate(_batches(reader, batch_size), start=1):
+        with database.session_scope(org_id) as session:
+            work = _Batch(session, org_id, system, units, currencies, counts, run_id, seq, [])
+            for record in chunk:
+                counts.read += 1
+                if isinstance(record, Rejected):
+                    _reject(work, entity, record.key, record.reason, record.raw)
+                    continue
+                try:
+                    with session.begin_nested():
+                        writer(work, record)
+                except SkipRecord as exc:
+                    _reject(work, entity, _key(record), str(exc), _raw(record))
+                    continue
+                changed = getattr(record, "changed_at", None)
+                if changed is not None and (newest is None or changed > newest):
+                    newest = changed
+            report.candidates += len(work.candidates)
+        if on_batch is not None:
+            on_batch(entity, n)
+    if newest is not None and newest != mark:
+        with database.session_scope(org_id) as session:
+            statement = insert(ErpWatermark).values(
+                org_id=org_id, system=system, entity=entity.value, watermark=newest
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[ErpWatermark.org_id, ErpWatermark.system, ErpWatermark.entity],
+                    set_={"watermark": newest, "updated_at": func.now()},
+                )
+            )
+
+
+def _key(record: object) -> str | None:
+    for name in ("external_key", "code", "record_key"):
+        value = getattr(record, name, None)
+        if value:
+            return str(value)
+    if isinstance(record, ContractPriceRecord):
+        return f"{record.contract_number}/{record.line_number}"
+    return None
+
+
+def _raw(record: object) -> dict[str, Any]:
+    fields = getattr(record, "__dataclass_fields__", {})
+    return {name: str(getattr(record, name)) for name in fields if name != "attributes"}
+
+
+def _reject(
+    work: _Batch, entity: Entity, key: str | None, reason: str, raw: dict[str, Any]
+) -> None:
+    work.counts.rejected += 1
+    work.session.add(
+        ErpRejection(
+            org_id=work.org_id,
+            run_id=work.run_id,
+            seq=next(work.seq),
+            entity=entity.value,
+            key=key,
+            reason=reason[:2000],
+            raw={k: str(v)[:500] for k, v in raw.items()},
+        )
+    )
+
+
+# --------------------------------------------------------------------------- look-ups
+
+
+# ERP-internal unit codes the catalogue's spellings (which include the UN/ECE codes) do not
+# cover, by system: SAP's commercial codes differ from its ISO codes for a few units.
+SYSTEM_UNITS: dict[str, dict[str, str]] = {
+    "sap": {"TO": "t", "ST": "ea", "PAA": "ea", "KAR": "ea", "FT": "ft", "YD": "yd"},
+    "ebs": {"EACH": "ea", "TON": "ton", "POUND": "lb"},
+    "d365": {"PCS": "ea"},
+}
+
+
+def _unit(work: _Batch, spelling: str) -> UnitInfo:
+    own = SYSTEM_UNITS.get(work.system, {}).get(spelling.strip().upper())
+    unit = work.units.resolve(own or spelling)
+    if unit is None:
+        raise SkipRecord(f"unknown unit of measure {spelling!r}")
+    return unit
+
+
+def _currency(work: _Batch, code: str) -> str:
+    code = code.strip().upper()
+    if code not in work.currencies:
+        raise SkipRecord(f"unknown currency {code!r}")
+    return code
+
+
+def _supplier_id(work: _Batch, code: str) -> int:
+    found = work.session.scalar(
+        select(SupplierAlias.supplier_id).where(
+            SupplierAlias.org_id == work.org_id,
+            SupplierAlias.system == work.system,
+            SupplierAlias.external_code == code,
+        )
+    )
+    if found is None:
+        raise SkipRecord(f"unknown supplier {code!r} in {work.system} (sync suppliers first)")
+    return int(found)
+
+
+def _item_id(work: _Batch, code: str | None) -> int:
+    if not code:
+        raise SkipRecord("a line without an item code (free text) has no item to price")
+    found = work.session.scalar(
+        select(ItemAlias.item_id).where(
+            ItemAlias.org_id == work.org_id,
+            ItemAlias.system == work.system,
+            ItemAlias.external_code == code,
+        )
+    )
+    if found is None:
+        raise SkipRecord(f"unknown item {code!r} in {work.system} (sync items first)")
+    return int(found)
+
+
+def _count(work: _Batch, inserted: bool, changed: bool = True) -> None:
+    if inserted:
+        work.counts.inserted += 1
+    elif changed:
+        work.counts.updated += 1
+    else:
+        work.counts.unchanged += 1
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _write_supplier(work: _Batch, record: SupplierRecord) -> None:
+    if not record.code.strip() or not record.name.strip():
+        raise SkipRecord("a supplier needs a code and a name")
+    s, org = work.session, work.org_id
+    if _alias_supplier(work, record.code) is not None:
+        _count(work, inserted=False, changed=False)
+        return
+    key = supplier_key(record.name)
+    supplier_id = s.scalar(
+        select(Supplier.id).where(Supplier.org_id == org, Supplier.code_key == key)
+    )
+    inserted = supplier_id is None
+    if supplier_id is None:
+        supplier = Supplier(
+            org_id=org,
+            code=record.code,
+            code_key=key,
+            name=record.name.strip(),
+            attributes={"source_system": work.system, "blocked": record.blocked},
+        )
+        s.add(supplier)
+        s.flush()
+        supplier_id = supplier.id
+    s.add(
+        SupplierAlias(
+            org_id=org, system=work.system, external_code=record.code, supplier_id=supplier_id
+        )
+    )
+    _count(work, inserted=inserted)
+
+
+def _alias_supplier(work: _Batch, code: str) -> int | None:
+    found = work.session.scalar(
+        select(SupplierAlias.supplier_id).where(
+            SupplierAlias.org_id == work.org_id,
+            SupplierAlias.system == work.system,
+            SupplierAlias.external_code == code,
+        )
+    )
+    return int(found) if found is not None else None
+
+
+def _write_item(work: _Batch, record: ItemRecord) -> None:
+    if not record.code.strip() or not record.description.strip():
+        raise SkipRecord("an item needs a code and a description")
+    unit = _unit(work, record.unit)
+    s, org = work.session, work.org_id
+    alias = s.get(ItemAlias, (org, work.system, record.code))
+    if alias is not None:
+        _count(work, inserted=False, changed=False)
+        return
+    same_code = s.scalar(select(Item.id).where(Item.org_id == org, Item.code == record.code))
+    item_id = same_code if same_code is not None else _confident_match(work, record, unit)
+    inserted = item_id is None
+    if item_id is None:
+        item = Item(
+            org_id=org,
+            code=_free_code(work, record.code),
+            name=record.description.strip()[:200],
+            description=record.description.strip(),
+            category=None,
+            unit=unit.code,
+            attributes={"source_system": work.system, "group": record.group},
+        )
+        s.add(item)
+        s.flush()
+        item_id = item.id
+        _list_candidates(work, record, unit, item_id)
+    s.add(ItemAlias(org_id=org, system=work.system, external_code=record.code, item_id=item_id))
+    _count(work, inserted=inserted)
+
+
+def _free_code(work: _Batch, code: str) -> str:
+    taken = work.session.scalar(
+        select(Item.id).where(Item.org_id == work.org_id, Item.code == code)
+    )
+    return code if taken is None else f"{work.system}:{code}"
+
+
+def _same_dimension(work: _Batch, item_ids: list[int], unit: UnitInfo) -> dict[int, Item]:
+    items = search.items_by_id(session=work.session, org_id=work.org_id, ids=item_ids)
+    out = {}
+    for item_id, item in items.items():
+        other = work.units.resolve(item.unit) if item.unit else None
+        if other is not None and other.dimension == unit.dimension:
+            out[item_id] = item
+    return out
+
+
+def _confident_match(work: _Batch, record: ItemRecord, unit: UnitInfo) -> int | None:
+    """The one store item holding every word of the description, in the same dimension."""
+    found = search.fulltext_candidates(
+        session=work.session, org_id=work.org_id, query=record.description, limit=5
+    )
+    full = [c.item_id for c in found if c.score > 1]
+    same = _same_dimension(work, full, unit)
+    if len(same) == 1:
+        return next(iter(same))
+    return None
+
+
+# ts_rank of a description sharing some of its words with an item (the loose OR query);
+# below this the shared words are incidental ("type", "grade").
+MIN_CANDIDATE_SCORE = 0.01
+
+
+def _list_candidates(work: _Batch, record: ItemRecord, unit: UnitInfo, new_item: int) -> None:
+    """Near matches of a newly created item, for a person to confirm or reject."""
+    found = search.fulltext_candidates(
+        session=work.session, org_id=work.org_id, query=record.description, limit=5
+    )
+    scored = {c.item_id: c.score for c in found if c.item_id != new_item}
+    log.debug("match candidates for %s %r: %s", record.code, record.description, scored)
+    for item_id, item in _same_dimension(work, list(scored), unit).items():
+        if scored[item_id] < MIN_CANDIDATE_SCORE:
+            continue
+        if work.session.get(ItemAlias, (work.org_id, work.system, record.code)) is not None:
+            continue
+        work.session.add(
+            ItemMatchCandidate(
+                org_id=work.org_id,
+                system=work.system,
+                external_code=record.code,
+                item_id=item_id,
+                score=scored[item_id],
+                reason=f"{record.description!r} resembles {item.code} {item.name!r}",
+            )
+        )
+        work.candidates.append(item_id)
+
+
+def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
+    if record.quantity <= 0:
+        raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
+    if record.unit_price < 0:
+        raise SkipRecord(f"unit price is negative: {record.unit_price}")
+    supplier_id = _supplier_id(work, record.supplier_code)
+    item_id = _item_id(work, record.item_code)
+    unit = _unit(work, record.unit)
+    currency = _currency(work, record.currency)
+    s, org = work.session, work.org_id
+    header = insert(PurchaseOrder).values(
+        org_id=org,
+        source_system=work.system,
+        po_number=record.po_number,
+        supplier_id=supplier_id,
+        order_date=record.order_date,
+        currency=currency,
+        payment_terms=record.payment_terms,
+        status=record.status,
+        attributes={"company": record.company},
+    )
+    po_id = s.scalar(
+        header.on_conflict_do_update(
+            index_elements=[
+                PurchaseOrder.org_id,
+                PurchaseOrder.source_system,
+                PurchaseOrder.po_number,
+            ],
+            set_={
+                "supplier_id": header.excluded.supplier_id,
+                "order_date": header.excluded.order_date,
+                "currency": header.excluded.currency,
+                "status": header.excluded.status,
+                "payment_terms": header.excluded.payment_terms,
+                "updated_at": func.now(),
+            },
+        ).returning(PurchaseOrder.id)
+    )
+    values = {
+        "item_id": item_id,
+        "supplier_id": supplier_id,
+        "order_date": record.order_date,
+        "description": record.description,
+        "quantity": record.quantity,
+        "unit": unit.code,
+        "unit_price": record.unit_price,
+        "currency": currency,
+        "need_by_date": record.need_by_date,
+        "received_quantity": record.received_quantity,
+    }
+    existing = s.execute(
+        select(PurchaseOrderLine).where(
+            PurchaseOrderLine.org_id == org,
+            PurchaseOrderLine.purchase_order_id == po_id,
+            PurchaseOrderLine.line_no == record.line_number,
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        s.add(
+            PurchaseOrderLine(
+                org_id=org, purchase_order_id=po_id, line_no=record.line_number, **values
+            )
+        )
+        _count(work, inserted=True)
+        return
+    changed = any(getattr(existing, k) != v for k, v in values.items())
+    if changed:
+        for k, v in values.items():
+            setattr(existing, k, v)
+    _count(work, inserted=False, changed=changed)
+
+
+def _contract_id(
+    work: _Batch,
+    number: str,
+    supplier_id: int,
+    currency: str,
+    kind: str,
+    valid_from: dt.date | None,
+    valid_to: dt.date | None,
+) -> int:
+    statement = insert(Contract).values(
+        org_id=work.org_id,
+        source_system=work.system,
+        contract_number=number,
+        supplier_id=supplier_id,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        currency=currency,
+        attributes={"kind": kind},
+    )
+    return int(
+        work.session.scalar(  # type: ignore[arg-type]  # RETURNING of an upsert is one row
+            statement.on_conflict_do_update(
+                index_elements=[Contract.org_id, Contract.source_system, Contract.contract_number],
+                set_={
+                    "supplier_id": statement.excluded.supplier_id,
+                    "valid_from": statement.excluded.valid_from,
+                    "valid_to": statement.excluded.valid_to,
+                    "currency": statement.excluded.currency,
+                },
+            ).returning(Contract.id)
+        )
+    )
+
+
+def _upsert_price(
+    work: _Batch, contract_id: int, line: str, item_id: int, values: dict[str, Any]
+) -> None:
+    existing = work.session.execute(
+        select(ContractPrice).where(
+            ContractPrice.org_id == work.org_id,
+            ContractPrice.contract_id == contract_id,
+            ContractPrice.line_no == line,
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        work.session.add(
+            ContractPrice(
+                org_id=work.org_id,
+                contract_id=contract_id,
+                item_id=item_id,
+                line_no=line,
+                **values,
+            )
+        )
+        _count(work, inserted=True)
+        return
+    changed = any(getattr(existing, k) != v for k, v in values.items()) or (
+        existing.item_id != item_id
+    )
+    if changed:
+        existing.item_id = item_id
+        for k, v in values.items():
+            setattr(existing, k, v)
+    _count(work, inserted=False, changed=changed)
+
+
+def _write_contract_price(work: _Batch, record: ContractPriceRecord) -> None:
+    if record.unit_price < 0:
+        raise SkipRecord(f"unit price is negative: {record.unit_price}")
+    supplier_id = _supplier_id(work, record.supplier_code)
+    item_id = _item_id(work, record.item_code)
+    unit = _unit(work, record.unit)
+    currency = _currency(work, record.currency)
+    valid_from = record.valid_from or (record.changed_at or dt.datetime.now(dt.UTC)).date()
+    contract_id = _contract_id(
+        work,
+        record.contract_number,
+        supplier_id,
+        currency,
+        "contract",
+        record.valid_from,
+        record.valid_to,
+    )
+    _upsert_price(
+        work,
+        contract_id,
+        record.line_number,
+        item_id,
+        {
+            "unit_price": record.unit_price,
+            "currency": currency,
+            "unit": unit.code,
+            "min_quantity": record.min_quantity,
+            "valid_from": valid_from,
+            "valid_to": record.valid_to,
+        },
+    )
+
+
+def _write_price_record(work: _Batch, record: PriceRecord) -> None:
+    if record.unit_price < 0:
+        raise SkipRecord(f"unit price is negative: {record.unit_price}")
+    supplier_id = _supplier_id(work, record.supplier_code)
+    item_id = _item_id(work, record.item_code)
+    unit = _unit(work, record.unit)
+    currency = _currency(work, record.currency)
+    valid_from = record.valid_from or (record.changed_at or dt.datetime.now(dt.UTC)).date()
+    # A standing supplier price is kept as a one-line agreement of kind "price_record".
+    contract_id = _contract_id(
+        work,
+        f"PRICE:{record.record_key}",
+        supplier_id,
+        currency,
+        "price_record",
+        record.valid_from,
+        record.valid_to,
+    )
+    _upsert_price(
+        work,
+        contract_id,
+        "1",
+        item_id,
+        {
+            "unit_price": record.unit_price,
+            "currency": currency,
+            "unit": unit.code,
+            "min_quantity": Decimal(0),
+            "valid_from": valid_from,
+            "valid_to": record.valid_to,
+        },
+    )
+
+
+_READERS: dict[Entity, Callable[[ERPConnector, dt.datetime | None], Iterable[Any]]] = {
+    Entity.SUPPLIERS: lambda c, since: c.suppliers(since),
+    Entity.ITEMS: lambda c, since: c.items(since),
+    Entity.PURCHASE_ORDERS: lambda c, since: c.purchase_order_lines(since),
+    Entity.CONTRACTS: lambda c, since: c.contract_prices(since),
+    Entity.PRICE_RECORDS: lambda c, since: c.price_records(since),
+}
+_WRITERS: dict[Entity, Callable[[_Batch, Any], None]] = {
+    Entity.SUPPLIERS: _write_supplier,
+    Entity.ITEMS: _write_item,
+    Entity.PURCHASE_ORDERS: _write_po_line,
+    Entity.CONTRACTS: _write_contract_price,
+    Entity.PRICE_RECORDS: _write_price_record,
+}
+
+__all__ = ["ORDER", "Counts", "PricingAgentError", "SyncReport", "sync_erp"]
