@@ -20,15 +20,16 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.errors import PricingAgentError
+from core.errors import ConflictError, PricingAgentError
 from integrations.base import (
     ContractPriceRecord,
     Entity,
@@ -140,6 +141,41 @@ def sync_erp(
     run half way).
     """
     system = connector.system
+    with _exclusive(database, org_id, system):
+        return _run(database, org_id, connector, set(entities), since, actor, batch_size, on_batch)
+
+
+@contextmanager
+def _exclusive(database: Database, org_id: uuid.UUID, system: str) -> Iterator[None]:
+    """Hold a session advisory lock so two syncs of one system never overlap.
+
+    Scheduled runs (cron, Kubernetes CronJobs) can start while a long one is still going;
+    the second is refused at once. The lock goes with the connection if the process dies.
+    """
+    key = f"erp-sync:{org_id}:{system}"
+    with database.service_engine.connect() as lock:
+        got = lock.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key})
+        lock.commit()
+        if not got:
+            raise ConflictError(f"a sync of {system} is already running for this organisation")
+        try:
+            yield
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
+            lock.commit()
+
+
+def _run(
+    database: Database,
+    org_id: uuid.UUID,
+    connector: ERPConnector,
+    wanted: set[Entity],
+    since: dt.datetime | None,
+    actor: str,
+    batch_size: int,
+    on_batch: Callable[[Entity, int], None] | None,
+) -> SyncReport:
+    system = connector.system
     started = time.perf_counter()
     with database.session_scope(org_id) as session:
         run = ErpSyncRun(org_id=org_id, system=system, since=since, actor=actor)
@@ -148,7 +184,6 @@ def sync_erp(
         run_id = run.id
     report = SyncReport(run_id=run_id, system=system)
     seq = itertools.count(1)
-    wanted = set(entities)
     try:
         for entity in (e for e in ORDER if e in wanted):
             counts = report.counts.setdefault(entity.value, Counts())

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.errors import ConflictError
 from integrations.base import (
     ContractPriceRecord,
     Entity,
@@ -297,3 +298,22 @@ def test_malformed_records_are_rejected_with_reasons_and_the_rest_kept(
 
 def _fields(record: PurchaseOrderLineRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+def test_two_syncs_of_one_system_never_overlap(database: Database) -> None:
+    org = make_org(database)
+    seen: list[str] = []
+
+    def second_sync(entity: Entity, batch: int) -> None:
+        if entity is Entity.SUPPLIERS and not seen:
+            seen.append("tried")
+            with pytest.raises(ConflictError, match="already running"):
+                sync_erp(database=database, org_id=org, connector=sap_system(lines=2))
+            # Another system of the same organisation is not held up.
+            other = FakeConnector(system="d365")
+            assert sync_erp(database=database, org_id=org, connector=other).run_id > 0
+
+    sync_erp(database=database, org_id=org, connector=sap_system(lines=2), on_batch=second_sync)
+    assert seen == ["tried"]
+    # Once the first run is over, the lock is free again.
+    assert sync_erp(database=database, org_id=org, connector=sap_system(lines=2)).run_id > 0
