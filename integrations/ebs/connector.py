@@ -60,13 +60,17 @@ def create_ebs_engine(settings: EbsSettings) -> Engine:
     url = make_url(settings.url.get_secret_value())
     timeout = settings.timeout_seconds
     connect_args: dict[str, Any] = {}
+    dialect_args: dict[str, Any] = {}
     backend = url.get_backend_name()
     if backend == "oracle":
         connect_args["tcp_connect_timeout"] = timeout
+        # Plain-text SQL returns NUMBER as Decimal, never float; one round trip per page.
+        dialect_args["coerce_to_decimal"] = True
+        dialect_args["arraysize"] = settings.fetch_size
     elif backend == "postgresql":
         connect_args["connect_timeout"] = max(1, math.ceil(timeout))
         connect_args["options"] = f"-c statement_timeout={int(timeout * 1000)}"
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **dialect_args)
     if backend == "oracle":
         # python-oracledb's per-connection round-trip limit, in milliseconds.
         @event.listens_for(engine, "connect")
@@ -159,7 +163,9 @@ class EbsConnector:
         """Stream a keyset-paged read, one short connection per page."""
         params: dict[str, Any] = {
             "full_read": 1 if since is None else 0,
-            "since": _EPOCH if since is None else self._db_time(since),
+            "since": _EPOCH
+            if since is None
+            else self._db_time(since) - dt.timedelta(seconds=self.settings.lookback_seconds),
             "page_size": self.settings.fetch_size,
             "after": 0,
             **self._filters(),
@@ -194,7 +200,11 @@ class EbsConnector:
             except (InvalidOperation, TypeError, ValueError) as exc:
                 result = f"unreadable value: {exc}"
             if isinstance(result, str):
-                yield Rejected(entity, record_key(row), result, _jsonable(row))
+                try:
+                    key_text = record_key(row)
+                except (InvalidOperation, TypeError, ValueError):
+                    key_text = None
+                yield Rejected(entity, key_text, result, _jsonable(row))
             else:
                 yield result
 

@@ -76,6 +76,16 @@ class EbsSettings(BaseSettings):
     timeout_seconds: Annotated[
         float, Field(default=60.0, gt=0, description="Connect and call timeout.")
     ]
+    lookback_seconds: Annotated[
+        float,
+        Field(
+            default=0.0,
+            ge=0,
+            description="Re-read this much before the watermark: EBS stamps last_update_date "
+            "before commit, so a long transaction can land behind it. The sync upserts by key, "
+            "so re-reading is harmless.",
+        ),
+    ]
     time_zone: Annotated[
         str,
         Field(

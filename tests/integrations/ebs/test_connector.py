@@ -200,6 +200,16 @@ def test_an_aware_watermark_is_read_in_the_database_zone(
     assert all(r.changed_at and str(r.changed_at.tzinfo) == "Europe/Berlin" for r in records)
 
 
+def test_lookback_rereads_before_the_watermark(ebs_engine: Engine, ebs_rows: EbsData) -> None:
+    # A watermark one minute after LATE finds nothing; a two-minute lookback finds LATE rows.
+    watermark = ebs_data.LATE + dt.timedelta(minutes=1)
+    plain = EbsConnector(EbsSettings(), engine=ebs_engine)
+    assert split(plain.purchase_order_lines(watermark)) == ([], [])
+    lookback = EbsConnector(EbsSettings(lookback_seconds=120), engine=ebs_engine)
+    expected, _ = ebs_data.expected_po_lines(ebs_rows, since=CUTOFF)
+    assert set(by_key(split(lookback.purchase_order_lines(watermark))[0])) == set(expected)
+
+
 def test_keyset_paging_streams_in_pages(ebs_engine: Engine, ebs_rows: EbsData) -> None:
     expected, expected_rejected = ebs_data.expected_po_lines(ebs_rows)
     total = len(expected) + len(expected_rejected)
@@ -412,12 +422,22 @@ def test_owner_prefix_reaches_the_tables(database: Any, ebs_schema: str, ebs_row
     assert "ebs_test_" in ebs.statements.po_lines.text
 
 
-def test_owned_engine_from_the_url_is_disposed(database: Any, ebs_schema: str) -> None:
+def test_owned_engine_from_the_url_is_disposed(
+    database: Any, ebs_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = database.owner_engine.url.render_as_string(hide_password=False)
     ebs = EbsConnector(EbsSettings(url=url, schema=ebs_schema, timeout_seconds=5))
     assert len(split(ebs.suppliers())[0]) == 40
+    disposed: list[bool] = []
+    original = ebs._engine.dispose
+
+    def spy() -> None:
+        disposed.append(True)
+        original()
+
+    monkeypatch.setattr(ebs._engine, "dispose", spy)
     ebs.close()
-    assert ebs._engine.pool.checkedin() == 0
+    assert disposed == [True]
     with pytest.raises(ConfigurationError):
         EbsConnector(EbsSettings(url=None))
 

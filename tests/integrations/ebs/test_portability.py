@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from core.errors import ConfigurationError
 from integrations.ebs import connector as connector_module
-from integrations.ebs import queries
+from integrations.ebs import create_ebs_engine, queries
 from integrations.ebs.settings import EbsSettings, load_ebs_settings
 
 # What PostgreSQL accepts and Oracle does not (or answers differently), with the reason.
@@ -163,4 +164,21 @@ def test_settings_read_the_ebs_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_there_is_no_working_default_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EBS_URL", raising=False)
-    assert EbsSettings(_env_file=None).url is None  # type: ignore[call-arg]
+    assert EbsSettings(_env_file=None).url is None
+
+
+def test_statements_compile_for_oracle_with_named_binds() -> None:
+    engine = create_ebs_engine(
+        EbsSettings(url="oracle+oracledb://scott:secret@ebs.invalid:1521/?service_name=EBSPROD")
+    )  # no connection is made until a statement runs
+    try:
+        assert (engine.dialect.name, engine.dialect.driver) == ("oracle", "oracledb")
+        assert engine.dialect.paramstyle == "named"
+        assert engine.dialect.coerce_to_decimal is True  # type: ignore[attr-defined]
+        assert engine.dialect.arraysize == 1000  # type: ignore[attr-defined]
+        for name, sql in all_statement_texts().items():
+            compiled = str(text(sql).compile(dialect=engine.dialect))
+            assert "%(" not in compiled, name
+            assert ":page_size" in compiled or "page_size" not in sql, name
+    finally:
+        engine.dispose()
