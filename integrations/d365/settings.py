@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigurationError
 from core.settings import is_placeholder
@@ -42,6 +43,7 @@ class D365Settings(BaseSettings):
     ]
     companies: Annotated[
         list[str],
+        NoDecode,
         Field(
             default_factory=list,
             description="dataAreaIds to read; empty reads every company (cross-company=true).",
@@ -56,15 +58,15 @@ class D365Settings(BaseSettings):
     ]
     backoff_cap_seconds: Annotated[
         float,
-        Field(default=30.0, ge=0, description="Longest wait between retries, Retry-After included."),
+        Field(default=30.0, ge=0, description="Longest wait between retries (Retry-After too)."),
     ]
     lookback_days: Annotated[
         int,
         Field(
             default=30,
             ge=0,
-            description="Purchase orders are re-read from (watermark - lookback) by AccountingDate, "
-            "because the entities carry no change timestamp.",
+            description="Purchase orders are re-read from (watermark - lookback) by "
+            "AccountingDate, because the entities carry no change timestamp.",
         ),
     ]
     skip_canceled_orders: Annotated[bool, Field(default=True)]
@@ -89,8 +91,11 @@ class D365Settings(BaseSettings):
     @classmethod
     def _split_companies(cls, value: object) -> object:
         # Accept "usmf, demf" from the environment as well as a JSON list.
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("companies")
