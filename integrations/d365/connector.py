@@ -258,8 +258,8 @@ class D365Connector:
         """Read the lines of a batch of headers, company by company, and join them."""
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
         for header in headers:
-            company = (_text(header, "dataAreaId") or "").lower()
-            number = _text(header, "PurchaseOrderNumber")
+            company = (_label(header, "dataAreaId") or "").lower()
+            number = _label(header, "PurchaseOrderNumber")
             if not company or not number:
                 yield Rejected(
                     Entity.PURCHASE_ORDERS,
@@ -280,9 +280,9 @@ class D365Connector:
                 cross_company=True,
             )
             for line in rows:
-                number = _text(line, "PurchaseOrderNumber") or ""
+                number = _label(line, "PurchaseOrderNumber") or ""
                 order = by_key.get((company, number))
-                key = f"{company}/{number}/{_text(line, 'LineNumber') or '?'}"
+                key = f"{company}/{number}/{_label(line, 'LineNumber') or '?'}"
                 if order is None:
                     # The service answered a line we did not ask for; do not guess its header.
                     yield Rejected(Entity.PURCHASE_ORDERS, key, "line without its header", line)
@@ -296,10 +296,10 @@ class D365Connector:
         """Vendor trade-agreement prices from PurchasePriceAgreements (read in full)."""
         for row in self._rows(PRICE_AGREEMENTS, AGREEMENT_FIELDS):
             key = "/".join(
-                _text(row, field) or "?"
+                _label(row, field) or "?"
                 for field in ("dataAreaId", "TradeAgreementJournalNumber", "LineNumber")
             )
-            vendor = _text(row, "VendorAccountNumber")
+            vendor = _label(row, "VendorAccountNumber")
             if not vendor:
                 # Agreements for a vendor group or all vendors name no supplier: not a contract
                 # price of one supplier, so they are left out (not malformed).
@@ -310,7 +310,7 @@ class D365Connector:
                 yield ContractPriceRecord(
                     contract_number=_required(row, "TradeAgreementJournalNumber"),
                     line_number=_number_text(_required_value(row, "LineNumber")),
-                    supplier_code=vendor,
+                    supplier_code=_required(row, "VendorAccountNumber"),
                     item_code=_required(row, "ItemNumber"),
                     unit_price=price / per,
                     unit=_required(row, "QuantityUnitSymbol"),
@@ -334,17 +334,17 @@ class D365Connector:
         """Each released product's default purchase price from its primary vendor."""
         currencies: dict[tuple[str, str], str] = {}
         for supplier in self._rows(VENDORS, ("dataAreaId", "VendorAccountNumber", "CurrencyCode")):
-            company = (_text(supplier, "dataAreaId") or "").lower()
-            account = _text(supplier, "VendorAccountNumber")
-            currency = _text(supplier, "CurrencyCode")
+            company = (_label(supplier, "dataAreaId") or "").lower()
+            account = _label(supplier, "VendorAccountNumber")
+            currency = _label(supplier, "CurrencyCode")
             if account and currency:
                 currencies[(company, account)] = currency
         for row in self._rows(PRODUCTS, PRODUCT_FIELDS):
-            vendor = _text(row, "PrimaryVendorAccountNumber")
+            vendor = _label(row, "PrimaryVendorAccountNumber")
             if not vendor:
                 continue  # no primary vendor: the default price is nobody's price
-            company = (_text(row, "dataAreaId") or "").lower()
-            key = f"{company}/{_text(row, 'ItemNumber') or '?'}"
+            company = (_label(row, "dataAreaId") or "").lower()
+            key = f"{company}/{_label(row, 'ItemNumber') or '?'}"
             try:
                 price = _required_decimal(row, "PurchasePrice")
                 if price == 0:
@@ -356,7 +356,7 @@ class D365Connector:
                 item = _required(row, "ItemNumber")
                 yield PriceRecord(
                     record_key=key,
-                    supplier_code=vendor,
+                    supplier_code=_required(row, "PrimaryVendorAccountNumber"),
                     item_code=item,
                     unit_price=price / per,
                     unit=_required(row, "PurchaseUnitSymbol"),
@@ -503,9 +503,18 @@ def _po_line(header: dict[str, Any], line: dict[str, Any]) -> PurchaseOrderLineR
     )
 
 
+def _label(row: dict[str, Any], field: str) -> str | None:
+    """A field as text for keys and joins; never raises (a malformed value is shown as is)."""
+    value = row.get(field)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
 def _key(row: dict[str, Any], field: str) -> str | None:
-    value = _text(row, field)
-    company = _text(row, "dataAreaId")
+    value = _label(row, field)
+    company = _label(row, "dataAreaId")
     if value is None:
         return None
     return f"{company}/{value}" if company else value

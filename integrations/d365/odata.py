@@ -162,6 +162,11 @@ class ODataClient:
             link = body.get("@odata.nextLink")
             # D365 sends an absolute nextLink; resolve a relative one against the page's URL.
             next_url = urljoin(next_url, str(link)) if link else None
+            if next_url is not None and httpx.URL(next_url).host != httpx.URL(self._root).host:
+                # The bearer token goes only to the service it was issued for.
+                raise ExternalServiceError(
+                    f"Dynamics 365 {entity_set}: nextLink points to another host"
+                )
 
     def get(self, entity_set: str, query: Mapping[str, str] | None = None) -> Any:
         """GET one resource and return its parsed body."""

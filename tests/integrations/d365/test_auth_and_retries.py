@@ -210,3 +210,13 @@ def test_a_post_is_not_repeated_after_a_server_error(
     posts = [r for r in odata_server.requests if r["method"] == "POST"]
     assert len(posts) == 1  # a 503 may hide a created header: not sent twice
     assert sleeps == []
+
+
+def test_next_link_to_another_host_is_not_followed(
+    connector: D365Connector, odata_server: ODataServer
+) -> None:
+    odata_server.faults = [
+        Fault(200, body={"value": [], "@odata.nextLink": "https://elsewhere.example/data/X"})
+    ]
+    with pytest.raises(ExternalServiceError, match="nextLink points to another host"):
+        list(connector.suppliers())

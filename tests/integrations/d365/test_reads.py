@@ -295,3 +295,32 @@ def test_price_records_from_primary_vendor_prices(connector: D365Connector) -> N
     assert [(r.entity, r.key, r.reason) for r in rejected] == [
         (Entity.PRICE_RECORDS, "usmf/I-500", "primary vendor V-999 not in usmf (no currency)")
     ]
+
+
+def test_non_scalar_keys_are_rejected_not_fatal(
+    connector: D365Connector, odata_server: ODataServer
+) -> None:
+    odata_server.entities["VendorsV2"].append(
+        {"dataAreaId": "usmf", "VendorAccountNumber": {"odd": 1}, "VendorOrganizationName": "X"}
+    )
+    odata_server.entities["PurchasePriceAgreements"].append(
+        {
+            "dataAreaId": "usmf",
+            "TradeAgreementJournalNumber": ["TAJ-X"],
+            "LineNumber": 1,
+            "VendorAccountNumber": "V-001",
+            "ItemNumber": "I-100",
+            "Price": D(1),
+            "PriceCurrencyCode": "USD",
+            "QuantityUnitSymbol": "t",
+        }
+    )
+    suppliers, rejected = _split(list(connector.suppliers()))
+    assert len(suppliers) == 3
+    assert [r.reason for r in rejected] == [
+        "VendorAccountNumber is missing",
+        "VendorAccountNumber is not a scalar: {'odd': 1}",
+    ]
+    prices, price_rejects = _split(list(connector.contract_prices()))
+    assert len(prices) == 2
+    assert price_rejects[-1].reason == "TradeAgreementJournalNumber is not a scalar: ['TAJ-X']"
