@@ -75,11 +75,25 @@ def log_in(page: Any, chat_url: str, login: Login) -> None:
     opened.value.on("framereceived", lambda frame: frames.append(str(frame)))
     page.get_by_text("Fair price", exact=True).wait_for(timeout=WAIT_MS)
     deadline = time.monotonic() + WAIT_MS / 1000
-    # The server's first events on the socket (task_end, clear_ask) follow its session's
-    # set-up: uploads and messages need that session.
-    while not any("task_end" in frame for frame in frames):
+    # The server's first events (task_end, clear_ask, clear_call_fn) follow its session's
+    # set-up, which uploads need. They may all come over HTTP polling before the socket
+    # upgrades; the upgrade's "6" then comes after them.
+    while not any(frame.startswith("42[") or frame == "6" for frame in frames):
         assert time.monotonic() < deadline, f"the chat's socket never connected: {frames}"
         page.wait_for_timeout(50)
+
+
+def attach(page: Any, path: Path) -> None:
+    """Attach a file to the next message, once the chat's session has taken it."""
+    for _ in range(3):
+        page.locator('input[type="file"]').first.set_input_files(str(path))
+        done = page.locator("#chat-submit:not([disabled])")
+        failed = page.get_by_text("Failed to upload")
+        done.or_(failed).first.wait_for(timeout=WAIT_MS)
+        if not failed.count():
+            return
+        page.wait_for_timeout(500)  # the session was still being set up: try again
+    raise AssertionError("the chat refused the upload three times")
 
 
 def ask(page: Any, text: str) -> None:
@@ -284,9 +298,7 @@ def test_upload_a_csv_of_quotes_then_compare(
 ) -> None:
     shots = Shots(screenshots, "upload")
     log_in(page, chat_url, chat_buyer)
-    page.locator('input[type="file"]').first.set_input_files(
-        str(FIXTURES / "quotes_with_bad_rows.csv")
-    )
+    attach(page, FIXTURES / "quotes_with_bad_rows.csv")
     page.get_by_text("quotes_with_bad_rows.csv").first.wait_for(timeout=WAIT_MS)
     shots.take(page, "attached")
     page.locator("#chat-submit").click()
@@ -318,9 +330,7 @@ def test_a_viewer_cannot_approve_or_import(
 ) -> None:
     shots = Shots(screenshots, "viewer")
     log_in(page, chat_url, chat_viewer)
-    page.locator('input[type="file"]').first.set_input_files(
-        str(FIXTURES / "quotes_with_bad_rows.csv")
-    )
+    attach(page, FIXTURES / "quotes_with_bad_rows.csv")
     page.get_by_text("quotes_with_bad_rows.csv").first.wait_for(timeout=WAIT_MS)
     page.locator("#chat-submit").click()
     page.get_by_text("may not import files").wait_for(timeout=WAIT_MS)
