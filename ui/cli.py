@@ -757,6 +757,68 @@ def demo_command(
     run_demo(_database(), org_name=org, serve=serve, console=out, host=host, port=port)
 
 
+# --------------------------------------------------------------------------- ERP sync
+
+
+@app.command("sync")
+def sync(
+    systems: Annotated[
+        list[str], typer.Argument(help="sap, ebs, d365, or all (every configured one).")
+    ],
+    org: OrgOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Re-read everything changed since this date (default: each watermark)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Read the ERPs into the store: upserts by key, watermarks, rejections recorded."""
+    from tools.erp_sync import sync_systems
+
+    start = (
+        dt.datetime.combine(_parse_date(since, "--since"), dt.time(), tzinfo=dt.UTC)
+        if since
+        else None
+    )
+    db = _database()
+    org_id, org_name = _org_id(db, org)
+    outcomes = sync_systems(database=db, org_id=org_id, systems=systems, since=start, actor="cli")
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "system": o.system,
+                        "error": o.error,
+                        "run_id": o.report.run_id if o.report else None,
+                        "seconds": round(o.report.seconds, 3) if o.report else None,
+                        "counts": {k: c.as_dict() for k, c in o.report.counts.items()}
+                        if o.report
+                        else None,
+                    }
+                    for o in outcomes
+                ]
+            )
+        )
+    else:
+        table = Table("system", "entity", "read", "new", "updated", "unchanged", "rejected")
+        for outcome in outcomes:
+            if outcome.report is None:
+                table.add_row(outcome.system, "-", "", "", "", "", f"failed: {outcome.error}")
+                continue
+            for entity, counts in outcome.report.counts.items():
+                c = counts.as_dict()
+                table.add_row(
+                    outcome.system,
+                    entity,
+                    *(str(c[k]) for k in ("read", "inserted", "updated", "unchanged", "rejected")),
+                )
+        out.print(f"sync into {org_name}:")
+        out.print(table)
+    if any(o.error for o in outcomes):
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
