@@ -819,6 +819,70 @@ def sync(
         raise typer.Exit(1)
 
 
+erp_app = typer.Typer(
+    help="ERP items waiting for a person: matches to confirm.", no_args_is_help=True
+)
+app.add_typer(erp_app, name="erp")
+
+
+@erp_app.command("matches")
+def erp_matches(org: OrgOption = None) -> None:
+    """List ERP items that may be store items, for a person to confirm or reject."""
+    from store import item_matches
+
+    table = Table("system", "ERP code", "stored as", "may be", "name", "score", "why")
+    with _tenant(org) as (session, org_id):
+        for m in item_matches.pending(session=session, org_id=org_id):
+            table.add_row(
+                m.system,
+                m.external_code,
+                m.stored_as,
+                m.suggested,
+                m.suggested_name,
+                f"{m.score:.3f}",
+                m.reason,
+            )
+    out.print(table)
+
+
+def _decide_match(system: str, code: str, item: str, org: str | None, confirm: bool) -> None:
+    from store import item_matches
+
+    with _tenant(org) as (session, org_id):
+        item_matches.decide(
+            session=session,
+            org_id=org_id,
+            system=system,
+            external_code=code,
+            item_code=item,
+            confirm=confirm,
+            actor="cli",
+        )
+    out.print(f"{system} {code} {'is now' if confirm else 'stays apart from'} {item}")
+
+
+@erp_app.command("confirm")
+def erp_confirm(
+    system: Annotated[str, typer.Argument(help="sap, ebs or d365.")],
+    code: Annotated[str, typer.Argument(help="The item's code in that ERP.")],
+    item: Annotated[str, typer.Argument(help="The store item it is.")],
+    org: OrgOption = None,
+) -> None:
+    """Merge an ERP item into the store item it was matched to (its lines move with it)."""
+    _decide_match(system, code, item, org, confirm=True)
+
+
+@erp_app.command("reject")
+def erp_reject(
+    system: Annotated[str, typer.Argument(help="sap, ebs or d365.")],
+    code: Annotated[str, typer.Argument(help="The item's code in that ERP.")],
+    item: Annotated[str, typer.Argument(help="The store item it is not.")],
+    org: OrgOption = None,
+) -> None:
+    """Keep an ERP item apart from the store item it was matched to."""
+    _decide_match(system, code, item, org, confirm=False)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

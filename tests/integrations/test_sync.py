@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.errors import ConflictError
+from core.errors import ConflictError, NotFoundError
 from integrations.base import (
     ContractPriceRecord,
     Entity,
@@ -21,6 +21,7 @@ from integrations.base import (
 )
 from integrations.fake import FakeConnector
 from integrations.sync import sync_erp
+from store import item_matches
 from store.db import Database
 from store.models import (
     ContractPrice,
@@ -317,3 +318,68 @@ def test_two_syncs_of_one_system_never_overlap(database: Database) -> None:
     assert seen == ["tried"]
     # Once the first run is over, the lock is free again.
     assert sync_erp(database=database, org_id=org, connector=sap_system(lines=2)).run_id > 0
+
+
+def test_a_person_confirms_a_listed_match_and_the_lines_follow(database: Database) -> None:
+    org = make_org(database)
+    sync_erp(database=database, org_id=org, connector=sap_system(lines=4))
+    d365 = FakeConnector(
+        system="d365",
+        supplier_records=[SupplierRecord(code="V-1", name="Steel Supply Co.", changed_at=at(1))],
+        item_records=[
+            ItemRecord(
+                code="A0077", description="Cement masonry type N", unit="t", changed_at=at(1)
+            )
+        ],
+        po_line_records=[
+            PurchaseOrderLineRecord(
+                po_number="PO-1",
+                line_number="1",
+                supplier_code="V-1",
+                item_code="A0077",
+                description=None,
+                quantity=Decimal(12),
+                unit="t",
+                unit_price=Decimal("150.00"),
+                currency="USD",
+                order_date=dt.date(2026, 3, 1),
+                changed_at=at(2),
+            )
+        ],
+    )
+    sync_erp(database=database, org_id=org, connector=d365)
+    with database.session_scope(org) as session:
+        [match] = item_matches.pending(session=session, org_id=org)
+        assert (match.external_code, match.stored_as, match.suggested) == (
+            "A0077",
+            "A0077",
+            "MAT-CEM",
+        )
+        item_matches.decide(
+            session=session,
+            org_id=org,
+            system="d365",
+            external_code="A0077",
+            item_code="MAT-CEM",
+            confirm=True,
+            actor="test",
+        )
+    stored = rows(database, org)
+    assert ("d365", "A0077", "MAT-CEM") in stored["aliases"]
+    assert [line[-1] for line in stored["lines"] if line[1] == "PO-1"] == ["MAT-CEM"]
+    with database.session_scope(org) as session:
+        assert item_matches.pending(session=session, org_id=org) == []
+        provisional = session.scalar(
+            select(Item.id).where(Item.org_id == org, Item.code == "A0077")
+        )
+        assert provisional is None  # nothing else referred to it, so it is gone
+        with pytest.raises(NotFoundError):
+            item_matches.decide(
+                session=session,
+                org_id=org,
+                system="d365",
+                external_code="A0077",
+                item_code="NOPE",
+                confirm=True,
+                actor="test",
+            )
