@@ -522,6 +522,17 @@ def _list_candidates(work: _Batch, record: ItemRecord, unit: UnitInfo, new_item:
         work.candidates.append(item_id)
 
 
+# Systems whose PO numbers repeat across companies (D365 legal entities, EBS operating
+# units): there the company is part of the number's identity.
+PER_COMPANY_NUMBERS = frozenset({"d365", "ebs"})
+
+
+def _po_number(system: str, record: PurchaseOrderLineRecord) -> str:
+    if system in PER_COMPANY_NUMBERS and record.company:
+        return f"{record.company}/{record.po_number}"
+    return record.po_number
+
+
 def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
     if record.quantity <= 0:
         raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
@@ -535,7 +546,7 @@ def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
     header = insert(PurchaseOrder).values(
         org_id=org,
         source_system=work.system,
-        po_number=record.po_number,
+        po_number=_po_number(work.system, record),
         supplier_id=supplier_id,
         order_date=record.order_date,
         currency=currency,
