@@ -352,16 +352,10 @@ def _currency(work: _Batch, code: str) -> str:
 
 
 def _supplier_id(work: _Batch, code: str) -> int:
-    found = work.session.scalar(
-        select(SupplierAlias.supplier_id).where(
-            SupplierAlias.org_id == work.org_id,
-            SupplierAlias.system == work.system,
-            SupplierAlias.external_code == code,
-        )
-    )
+    found = _alias_supplier(work, code)
     if found is None:
         raise SkipRecord(f"unknown supplier {code!r} in {work.system} (sync suppliers first)")
-    return int(found)
+    return found
 
 
 def _item_id(work: _Batch, code: str | None) -> int:
