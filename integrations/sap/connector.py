@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from core.errors import ConfigurationError
 from integrations.base import (
     ContractPriceRecord,
     ContractPriceUpdate,
@@ -23,7 +22,9 @@ from integrations.base import (
 )
 from integrations.sap.odata import (
     ODataClient,
+    SapError,
     datetimeoffset_literal,
+    entity_set_fields,
     parse_date,
     parse_datetime,
     parse_decimal,
@@ -154,6 +155,7 @@ class SapConnector:
             ODataClient(settings) if sleep is None else ODataClient(settings, sleep=sleep)
         )
         self._soap: SapSoapPurchaseOrders | None = None
+        self._requisition_metadata: tuple[set[str], set[str]] | None = None
 
     # -- reads --
 
@@ -268,7 +270,19 @@ class SapConnector:
     # -- writes --
 
     def create_requisition(self, draft: RequisitionDraft) -> WriteResult:
-        """Create a purchase requisition through API_PURCHASEREQ_PROCESS_SRV (deep insert)."""
+        """Create a purchase requisition through API_PURCHASEREQ_PROCESS_SRV (deep insert).
+
+        The service's ``$metadata`` is read first: fields it does not offer are left out,
+        and a system without the service gets a clear error instead of a failed POST.
+        """
+        header_fields, item_fields = self._requisition_fields()
+        missing = {"Material", "RequestedQuantity"} - item_fields
+        if missing or "to_PurchaseReqnItem" not in header_fields:
+            raise SapError(
+                f"SAP's {PURCHASE_REQUISITION} metadata lacks "
+                f"{', '.join(sorted(missing)) or 'to_PurchaseReqnItem'}; "
+                "the requisition cannot be created through OData"
+            )
         item: dict[str, Any] = {
             "PurchaseRequisitionItem": "10",
             "Material": draft.item_code,
@@ -276,27 +290,40 @@ class SapConnector:
             "BaseUnit": draft.unit,
             "PurchaseRequisitionPrice": str(draft.unit_price),
             "PurReqnItemCurrency": draft.currency,
+            "Plant": draft.plant,
+            "FixedSupplier": draft.supplier_code,
+            "DeliveryDate": None if draft.need_by_date is None else _wire_date(draft.need_by_date),
+            "PurchaseRequisitionItemText": None if draft.note is None else draft.note[:40],
         }
-        if draft.plant:
-            item["Plant"] = draft.plant
-        if draft.supplier_code:
-            item["FixedSupplier"] = draft.supplier_code
-        if draft.need_by_date:
-            item["DeliveryDate"] = _wire_date(draft.need_by_date)
-        if draft.note:
-            item["PurchaseRequisitionItemText"] = draft.note[:40]
-        body = {
-            "PurchaseRequisitionType": "NB",
-            "to_PurchaseReqnItem": {"results": [item]},
-        }
+        item = {k: v for k, v in item.items() if v is not None and k in item_fields}
+        body: dict[str, Any] = {"to_PurchaseReqnItem": {"results": [item]}}
+        if "PurchaseRequisitionType" in header_fields:
+            body["PurchaseRequisitionType"] = "NB"
         answer = self.odata.write("POST", PURCHASE_REQUISITION, "A_PurchaseRequisitionHeader", body)
         number = _text(answer or {}, "PurchaseRequisition")
         if number is None:
-            raise ConfigurationError(
-                "SAP created no purchase requisition number; check the service "
-                f"{PURCHASE_REQUISITION} is active"
-            )
+            raise SapError("SAP answered the requisition POST without a PurchaseRequisition number")
         return WriteResult(system=self.system, document_id=number)
+
+    def _requisition_fields(self) -> tuple[set[str], set[str]]:
+        if self._requisition_metadata is None:
+            try:
+                edmx = self.odata.metadata(PURCHASE_REQUISITION)
+            except SapError as exc:
+                if exc.status != 404:
+                    raise
+                raise SapError(
+                    f"SAP offers no purchase-requisition service ({PURCHASE_REQUISITION} "
+                    "answered 404) and no SOAP requisition service is known; activate the "
+                    "OData service or create the requisition in SAP by hand",
+                    status=404,
+                ) from None
+            fields = entity_set_fields(edmx)
+            self._requisition_metadata = (
+                fields.get("A_PurchaseRequisitionHeader", set()),
+                fields.get("A_PurchaseRequisitionItem", set()),
+            )
+        return self._requisition_metadata
 
     def update_contract_price(self, update: ContractPriceUpdate) -> WriteResult:
         """Set a contract item's net price (per one unit) with an OData MERGE."""

@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -124,6 +125,26 @@ def error_message(response: httpx.Response) -> tuple[str | None, str]:
     if isinstance(message, dict):
         message = message.get("value")
     return (str(error["code"]) if error.get("code") else None), str(message or "no message")
+
+
+def entity_set_fields(edmx: str) -> dict[str, set[str]]:
+    """Map each entity set of an EDMX document to its properties and navigation names."""
+    # The document comes from the configured SAP system; expat does not fetch external
+    # entities, so parsing it with the standard library is safe enough here.
+    root = ET.fromstring(edmx)  # noqa: S314
+    types: dict[str, set[str]] = {}
+    for element in root.iter():
+        if element.tag.endswith("}EntityType"):
+            types[element.attrib["Name"]] = {
+                child.attrib["Name"]
+                for child in element
+                if child.tag.endswith(("}Property", "}NavigationProperty"))
+            }
+    return {
+        element.attrib["Name"]: types.get(element.attrib["EntityType"].rsplit(".", 1)[-1], set())
+        for element in root.iter()
+        if element.tag.endswith("}EntitySet")
+    }
 
 
 # --- the client ------------------------------------------------------------------------

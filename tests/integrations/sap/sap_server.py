@@ -53,7 +53,11 @@ class Service:
 
 def load_service(name: str) -> Service:
     """Read one EDMX: entity sets, their types' properties and navigation targets."""
-    edmx = (FIXTURES / f"{name}.edmx").read_bytes()
+    return service_from_edmx(name, (FIXTURES / f"{name}.edmx").read_bytes())
+
+
+def service_from_edmx(name: str, edmx: bytes) -> Service:
+    """Read entity sets, properties and navigation targets from EDMX bytes."""
     root = ET.fromstring(edmx)
     schema = next(root.iter(f"{_EDM}Schema"))
     namespace = schema.attrib["Namespace"]

@@ -32,7 +32,13 @@ from integrations.sap.odata import (
     parse_datetime,
     parse_decimal,
 )
-from tests.integrations.sap.sap_server import Fault, Raw, SapServer, SapState
+from tests.integrations.sap.sap_server import (
+    Fault,
+    Raw,
+    SapServer,
+    SapState,
+    service_from_edmx,
+)
 
 Data = dict[str, dict[str, list[dict[str, Any]]]]
 MakeSettings = Callable[..., SapSettings]
@@ -402,6 +408,12 @@ def test_csrf_write_flow_fetches_sends_and_refetches(
 def test_create_requisition_posts_with_csrf(
     make_settings: MakeSettings, sap_state: SapState
 ) -> None:
+    sap_state.services = {
+        **sap_state.services,
+        "API_PURCHASEREQ_PROCESS_SRV": service_from_edmx(
+            "API_PURCHASEREQ_PROCESS_SRV", REQUISITION_EDMX
+        ),
+    }
     connector = SapConnector(make_settings())
     result = connector.create_requisition(
         RequisitionDraft(
@@ -419,8 +431,10 @@ def test_create_requisition_posts_with_csrf(
     assert result.document_id == "10000042"
     method, path, body = sap_state.writes[-1]
     assert (method, path) == ("POST", "API_PURCHASEREQ_PROCESS_SRV/A_PurchaseRequisitionHeader")
+    assert sap_state.csrf_fetches == 1
     item = body["to_PurchaseReqnItem"]["results"][0]
     assert item["RequestedQuantity"] == "250"
+    assert item["FixedSupplier"] == "1000001"
     assert item["DeliveryDate"] == "/Date(1782864000000)/"
 
 
@@ -529,3 +543,64 @@ def test_wire_values_parse_exactly() -> None:
         )
         == "datetimeoffset'2024-01-01T00:00:00Z'"
     )
+
+
+# No EDMX of API_PURCHASEREQ_PROCESS_SRV is shipped in ../shared; this hand-written subset
+# names the entity sets and fields of SAP's published service that the connector uses.
+REQUISITION_EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"
+ xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
+<edmx:DataServices m:DataServiceVersion="2.0">
+<Schema Namespace="API_PURCHASEREQ_PROCESS_SRV" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">
+<EntityType Name="A_PurchaseRequisitionHeaderType">
+ <Key><PropertyRef Name="PurchaseRequisition"/></Key>
+ <Property Name="PurchaseRequisition" Type="Edm.String" Nullable="false" MaxLength="10"/>
+ <Property Name="PurchaseRequisitionType" Type="Edm.String" MaxLength="4"/>
+ <Property Name="PurReqnDescription" Type="Edm.String" MaxLength="40"/>
+ <NavigationProperty Name="to_PurchaseReqnItem"
+  Relationship="API_PURCHASEREQ_PROCESS_SRV.assoc_Header_Item"
+  FromRole="FromRole_Header" ToRole="ToRole_Item"/>
+</EntityType>
+<EntityType Name="A_PurchaseRequisitionItemType">
+ <Key><PropertyRef Name="PurchaseRequisition"/><PropertyRef Name="PurchaseRequisitionItem"/></Key>
+ <Property Name="PurchaseRequisition" Type="Edm.String" Nullable="false" MaxLength="10"/>
+ <Property Name="PurchaseRequisitionItem" Type="Edm.String" Nullable="false" MaxLength="5"/>
+ <Property Name="PurchaseRequisitionItemText" Type="Edm.String" MaxLength="40"/>
+ <Property Name="Material" Type="Edm.String" MaxLength="40"/>
+ <Property Name="RequestedQuantity" Type="Edm.Decimal" Precision="13" Scale="3"/>
+ <Property Name="BaseUnit" Type="Edm.String" MaxLength="3"/>
+ <Property Name="PurchaseRequisitionPrice" Type="Edm.Decimal" Precision="12" Scale="3"/>
+ <Property Name="PurReqnItemCurrency" Type="Edm.String" MaxLength="5"/>
+ <Property Name="Plant" Type="Edm.String" MaxLength="4"/>
+ <Property Name="FixedSupplier" Type="Edm.String" MaxLength="10"/>
+ <Property Name="DeliveryDate" Type="Edm.DateTime" Precision="0"/>
+</EntityType>
+<Association Name="assoc_Header_Item">
+ <End Type="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionHeaderType" Multiplicity="1"
+  Role="FromRole_Header"/>
+ <End Type="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionItemType" Multiplicity="*"
+  Role="ToRole_Item"/>
+</Association>
+<EntityContainer Name="API_PURCHASEREQ_PROCESS_SRV_Entities" m:IsDefaultEntityContainer="true">
+ <EntitySet Name="A_PurchaseRequisitionHeader"
+  EntityType="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionHeaderType"/>
+ <EntitySet Name="A_PurchaseRequisitionItem"
+  EntityType="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionItemType"/>
+</EntityContainer>
+</Schema>
+</edmx:DataServices>
+</edmx:Edmx>
+"""
+
+
+def test_create_requisition_without_the_service_is_a_clear_error(
+    make_settings: MakeSettings, sap_state: SapState
+) -> None:
+    connector = SapConnector(make_settings())
+    draft = RequisitionDraft(
+        item_code="MAT-0001", quantity=Decimal(1), unit="KG", unit_price=Decimal(1), currency="EUR"
+    )
+    with pytest.raises(ExternalServiceError, match="offers no purchase-requisition service"):
+        connector.create_requisition(draft)
+    connector.close()
+    assert sap_state.writes == []
