@@ -11,6 +11,7 @@ from integrations.base import (
     ContractPriceRecord,
     ContractPriceUpdate,
     Entity,
+    ERPConnector,
     ItemRecord,
     PriceRecord,
     PurchaseOrderLineRecord,
@@ -534,3 +535,8 @@ def _info_record_prices(header: dict[str, Any], line: dict[str, Any]) -> PriceRe
             if v is not None
         },
     )
+
+
+def _conforms(connector: SapConnector) -> ERPConnector:
+    # mypy checks here that SapConnector satisfies the Protocol, method by method.
+    return connector

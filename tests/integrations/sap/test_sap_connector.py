@@ -604,3 +604,21 @@ def test_create_requisition_without_the_service_is_a_clear_error(
         connector.create_requisition(draft)
     connector.close()
     assert sap_state.writes == []
+
+
+def test_oauth_token_revoked_early_is_fetched_again_once(
+    make_settings: MakeSettings, sap_state: SapState
+) -> None:
+    settings = make_settings(
+        token_url="loopback",
+        client_id=sap_state.client_id,
+        client_secret=sap_state.client_secret,
+        user=None,
+        password=None,
+    )
+    connector = SapConnector(settings)
+    assert len(list(connector.suppliers())) == 30
+    sap_state.tokens.clear()  # SAP forgot the token before it expired
+    assert len(list(connector.suppliers())) == 30
+    connector.close()
+    assert sap_state.token_calls == 2
