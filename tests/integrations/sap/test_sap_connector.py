@@ -28,6 +28,7 @@ from integrations.sap import SapConnector, SapSettings
 from integrations.sap.odata import (
     datetime_literal,
     datetimeoffset_literal,
+    entity_set_fields,
     parse_date,
     parse_datetime,
     parse_decimal,
@@ -622,3 +623,13 @@ def test_oauth_token_revoked_early_is_fetched_again_once(
     assert len(list(connector.suppliers())) == 30
     connector.close()
     assert sap_state.token_calls == 2
+
+
+def test_metadata_is_the_real_edmx(make_settings: MakeSettings) -> None:
+    connector = SapConnector(make_settings())
+    fields = entity_set_fields(connector.odata.metadata("API_PURCHASEORDER_PROCESS_SRV"))
+    connector.close()
+    assert {"LastChangeDateTime", "PurchaseOrderDate", "to_PurchaseOrderItem"} <= fields[
+        "A_PurchaseOrder"
+    ]
+    assert {"NetPriceAmount", "NetPriceQuantity"} <= fields["A_PurchaseOrderItem"]
