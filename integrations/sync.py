@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Boolean, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -121,6 +121,11 @@ class _Batch:
     run_id: int
     seq: Iterator[int]
     candidates: list[int]
+    # Alias maps loaded once per entity (the lines' suppliers and items are all stored by
+    # then), and the batch's PO headers already written: look-ups without round trips.
+    supplier_ids: dict[str, int] = field(default_factory=dict)
+    item_ids: dict[str, int] = field(default_factory=dict)
+    po_ids: dict[str, tuple[int, bool]] = field(default_factory=dict)  # id, new in this run
 
 
 def sync_erp(
@@ -256,20 +261,38 @@ def _sync_entity(
         )
         units = UnitCatalog.load(session)
         currencies = set(session.scalars(select(Currency.code)))
+        supplier_ids, item_ids = _alias_maps(session, org_id, system, entity)
     reader = _READERS[entity](connector, mark)
     writer = _WRITERS[entity]
     newest = mark
     for n, chunk in enumerate(_batches(reader, batch_size), start=1):
         with database.session_scope(org_id) as session:
-            work = _Batch(session, org_id, system, units, currencies, counts, run_id, seq, [])
+            work = _Batch(
+                session,
+                org_id,
+                system,
+                units,
+                currencies,
+                counts,
+                run_id,
+                seq,
+                [],
+                supplier_ids,
+                item_ids,
+            )
             for record in chunk:
                 counts.read += 1
                 if isinstance(record, Rejected):
                     _reject(work, entity, record.key, record.reason, record.raw)
                     continue
                 try:
-                    with session.begin_nested():
+                    if entity is Entity.PURCHASE_ORDERS:
+                        # Every refusal is raised before its first write: no savepoint needed
+                        # for the bulk of the data.
                         writer(work, record)
+                    else:
+                        with session.begin_nested():
+                            writer(work, record)
                 except SkipRecord as exc:
                     _reject(work, entity, _key(record), str(exc), _raw(record))
                     continue
@@ -290,6 +313,24 @@ def _sync_entity(
                     set_={"watermark": newest, "updated_at": func.now()},
                 )
             )
+
+
+def _alias_maps(
+    session: Session, org_id: uuid.UUID, system: str, entity: Entity
+) -> tuple[dict[str, int], dict[str, int]]:
+    if entity in (Entity.SUPPLIERS, Entity.ITEMS):
+        return {}, {}
+    suppliers = session.execute(
+        select(SupplierAlias.external_code, SupplierAlias.supplier_id).where(
+            SupplierAlias.org_id == org_id, SupplierAlias.system == system
+        )
+    ).all()
+    items = session.execute(
+        select(ItemAlias.external_code, ItemAlias.item_id).where(
+            ItemAlias.org_id == org_id, ItemAlias.system == system
+        )
+    ).all()
+    return {code: int(i) for code, i in suppliers}, {code: int(i) for code, i in items}
 
 
 def _key(record: object) -> str | None:
@@ -352,7 +393,7 @@ def _currency(work: _Batch, code: str) -> str:
 
 
 def _supplier_id(work: _Batch, code: str) -> int:
-    found = _alias_supplier(work, code)
+    found = work.supplier_ids.get(code) or _alias_supplier(work, code)
     if found is None:
         raise SkipRecord(f"unknown supplier {code!r} in {work.system} (sync suppliers first)")
     return found
@@ -361,6 +402,8 @@ def _supplier_id(work: _Batch, code: str) -> int:
 def _item_id(work: _Batch, code: str | None) -> int:
     if not code:
         raise SkipRecord("a line without an item code (free text) has no item to price")
+    if code in work.item_ids:
+        return work.item_ids[code]
     found = work.session.scalar(
         select(ItemAlias.item_id).where(
             ItemAlias.org_id == work.org_id,
@@ -527,20 +570,18 @@ def _po_number(system: str, record: PurchaseOrderLineRecord) -> str:
     return record.po_number
 
 
-def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
-    if record.quantity <= 0:
-        raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
-    if record.unit_price < 0:
-        raise SkipRecord(f"unit price is negative: {record.unit_price}")
-    supplier_id = _supplier_id(work, record.supplier_code)
-    item_id = _item_id(work, record.item_code)
-    unit = _unit(work, record.unit)
-    currency = _currency(work, record.currency)
-    s, org = work.session, work.org_id
+def _upsert_header(
+    work: _Batch,
+    number: str,
+    record: PurchaseOrderLineRecord,
+    supplier_id: int,
+    currency: str,
+) -> tuple[int, bool]:
+    """Insert or update a PO header; return its id and whether it is new."""
     header = insert(PurchaseOrder).values(
-        org_id=org,
+        org_id=work.org_id,
         source_system=work.system,
-        po_number=_po_number(work.system, record),
+        po_number=number,
         supplier_id=supplier_id,
         order_date=record.order_date,
         currency=currency,
@@ -548,7 +589,7 @@ def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
         status=record.status,
         attributes={"company": record.company},
     )
-    po_id = s.scalar(
+    row = work.session.execute(
         header.on_conflict_do_update(
             index_elements=[
                 PurchaseOrder.org_id,
@@ -563,8 +604,27 @@ def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
                 "payment_terms": header.excluded.payment_terms,
                 "updated_at": func.now(),
             },
-        ).returning(PurchaseOrder.id)
-    )
+        )
+        # xmax is 0 on a row this statement inserted (PostgreSQL's own marker).
+        .returning(PurchaseOrder.id, literal_column("xmax = 0", Boolean))
+    ).one()
+    return int(row[0]), bool(row[1])
+
+
+def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
+    if record.quantity <= 0:
+        raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
+    if record.unit_price < 0:
+        raise SkipRecord(f"unit price is negative: {record.unit_price}")
+    supplier_id = _supplier_id(work, record.supplier_code)
+    item_id = _item_id(work, record.item_code)
+    unit = _unit(work, record.unit)
+    currency = _currency(work, record.currency)
+    s, org = work.session, work.org_id
+    number = _po_number(work.system, record)
+    if number not in work.po_ids:
+        work.po_ids[number] = _upsert_header(work, number, record, supplier_id, currency)
+    po_id, new_order = work.po_ids[number]
     values = {
         "item_id": item_id,
         "supplier_id": supplier_id,
@@ -577,13 +637,18 @@ def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
         "need_by_date": record.need_by_date,
         "received_quantity": record.received_quantity,
     }
-    existing = s.execute(
-        select(PurchaseOrderLine).where(
-            PurchaseOrderLine.org_id == org,
-            PurchaseOrderLine.purchase_order_id == po_id,
-            PurchaseOrderLine.line_no == record.line_number,
-        )
-    ).scalar_one_or_none()
+    # A new order has no lines yet: no look-up (and no flush) per line on a first sync.
+    existing = (
+        None
+        if new_order
+        else s.execute(
+            select(PurchaseOrderLine).where(
+                PurchaseOrderLine.org_id == org,
+                PurchaseOrderLine.purchase_order_id == po_id,
+                PurchaseOrderLine.line_no == record.line_number,
+            )
+        ).scalar_one_or_none()
+    )
     if existing is None:
         s.add(
             PurchaseOrderLine(

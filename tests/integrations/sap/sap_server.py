@@ -77,8 +77,8 @@ def service_from_edmx(name: str, edmx: bytes) -> Service:
         element = types[type_name]
         navigation = {}
         for nav in element.iter(f"{_EDM}NavigationProperty"):
-            assoc = nav.attrib["Relationship"].removeprefix(namespace + ".")
-            target = assoc_ends[(assoc, nav.attrib["ToRole"])]
+            relation = str(nav.attrib["Relationship"]).removeprefix(namespace + ".")
+            target = assoc_ends[(relation, str(nav.attrib["ToRole"]))]
             navigation[nav.attrib["Name"]] = set_of_type[target]
         sets[set_name] = EntityType(
             name=type_name,
@@ -214,7 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- helpers --
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None):
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
