@@ -221,7 +221,7 @@ def make_settings(
 
 
 @pytest.fixture
-def settings(
+def d365_settings(
     token_server: TokenServer, odata_server: ODataServer, certificate: tuple[Path, Path]
 ) -> D365Settings:
     """Settings for every company, small pages."""
@@ -229,8 +229,9 @@ def settings(
 
 
 @pytest.fixture
-def connector(settings: D365Settings, sleeps: list[float]) -> Iterator[D365Connector]:
+def connector(d365_settings: D365Settings, sleeps: list[float]) -> Iterator[D365Connector]:
     """The connector under test, its waits recorded."""
-    conn = D365Connector(settings, sleep=sleeps.append)
+    # Not named ``settings``: that is the store's settings fixture of the root conftest.
+    conn = D365Connector(d365_settings, sleep=sleeps.append)
     yield conn
     conn.close()
