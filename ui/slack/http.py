@@ -7,8 +7,10 @@ import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from slack_bolt.adapter.fastapi import SlackRequestHandler
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 
 from core.settings import Settings
@@ -48,22 +50,23 @@ def mount_slack(
     has_token = slack_settings.bot_token is not None or (
         client is not None and client.token is not None
     )
-    handler: SlackRequestHandler | None = None
+    bolt: App | None = None
     if has_token and slack_settings.signing_secret is not None:
         bolt = build_slack_app(database, settings, slack_settings, client, as_of=as_of)
-        handler = SlackRequestHandler(bolt)
     elif has_token or slack_settings.signing_secret is not None:
         log.warning("Slack is half configured (bot token and signing secret go together)")
 
     async def slack_events(request: Request) -> Response:
-        if handler is None:
+        if bolt is None:
             return JSONResponse(
                 NOT_CONFIGURED, status_code=503, media_type="application/problem+json"
             )
-        # Bolt's dispatch is synchronous but short: it verifies the request, acks (our
-        # listeners call ack() first; events are acked for them) and leaves the work to its
-        # executor threads. Only the app's first request also waits for ``auth.test``.
-        return await handler.handle(request)
+        body = await request.body()
+        # Bolt's dispatch is synchronous: it verifies the request, acks and leaves the work
+        # to its executor threads, but the app's first request also waits for
+        # ``auth.test`` over the network. A worker thread keeps the event loop free of it.
+        answer = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(answer)
 
     app.add_api_route(
         EVENTS_PATH,
