@@ -159,13 +159,17 @@ def approve(
     caller.require("buyer", "approve or reject actions")
     with svc.database.session_scope(caller.org_id) as session:
         # Only a thread of the caller's organisation can be decided on; others do not exist.
-        threads.get_thread(session=session, org_id=caller.org_id, thread_id=thread_id)
+        owner = threads.get_thread(
+            session=session, org_id=caller.org_id, thread_id=thread_id
+        ).user_id
     decision = Decision(approved=body.decision == "approve", by=caller.actor, note=body.note)
+    # Any buyer of the organisation may decide: the thread resumes as its owner's, and the
+    # decision (and the audit log) names the caller.
     result = run_turn(
         None,
         database=svc.database,
         org_id=caller.org_id,
-        user_id=caller.user_id,
+        user_id=owner,
         thread_id=thread_id,
         decision=decision,
         settings=svc.settings,

@@ -162,3 +162,30 @@ def test_bad_chat_input(client: TestClient, buyer: dict[str, str]) -> None:
     )
     assert assert_problem(bad_thread, 422)["errors"][0]["field"] == "thread_id"
     assert_problem(client.post("/api/v1/chat/a:b/approve", json={}, headers=buyer), 422)
+
+
+def test_another_buyer_of_the_organisation_may_decide(
+    client: TestClient, buyer: dict[str, str], database: Database, sample_org: uuid.UUID
+) -> None:
+    draft = client.post("/api/v1/chat", json={"message": DRAFT}, headers=buyer).json()
+    offer_id = draft["pending_approval"]["draft"]["id"]
+    colleague = auth(create_key(database, sample_org, "buyer"))
+    approved = client.post(
+        f"/api/v1/chat/{draft['thread_id']}/approve",
+        json={"decision": "approve"},
+        headers=colleague,
+    )
+    assert approved.status_code == 200, approved.text
+    with database.session_scope(sample_org) as session:
+        offer = session.get(CounterOffer, (sample_org, offer_id))
+        assert offer is not None
+        assert offer.status == "approved"
+        starter = session.scalar(
+            select(AuditLog.actor).where(
+                AuditLog.action == "counter_offer.drafted",
+                AuditLog.entity_ids.contains([offer_id]),
+            )
+        )
+    assert offer.decided_by != starter  # the colleague's key, not the thread's starter
+    assert offer.decided_by is not None
+    assert offer.decided_by.startswith("api-key:")
