@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from integrations.feeds.http_feed import fetch_feed, import_body
+from integrations.feeds.base import MarketFeed
+from integrations.feeds.http_feed import HttpMarketFeed, import_body
 from integrations.feeds.settings import FeedSettings, load_feed_settings
 from store.db import Database
 
@@ -67,19 +68,29 @@ def pull_feed(
     org_id: uuid.UUID,
     settings: FeedSettings | None = None,
     actor: str,
+    feed: MarketFeed | None = None,
     rejected_dir: Path | None = None,
 ) -> FeedPullReport:
-    """Fetch the configured market feed and store its observations as index series."""
+    """Fetch the configured market feed and store its observations as index series.
+
+    ``feed`` replaces the HTTP endpoint (a ``FakeMarketFeed`` in tests); ``settings``
+    still say how to read its body.
+    """
     # Settings from FEED_* when not given; a bad or placeholder key is a ConfigurationError.
-    feed = settings or load_feed_settings()
+    config = settings or load_feed_settings()
     # Fetch first: no transaction stays open while the provider is slow or retried.
-    body = fetch_feed(feed)
+    source = feed or HttpMarketFeed(config)
+    try:
+        body = source.fetch()
+    finally:
+        if feed is None:
+            source.close()
     with database.session_scope(org_id) as session:
         done = import_body(
             session=session,
             org_id=org_id,
             body=body,
-            settings=feed,
+            settings=config,
             actor=actor,
             rejected_dir=rejected_dir,
         )
@@ -95,7 +106,7 @@ def pull_feed(
         seconds=result.seconds,
         attempts=done.attempts,
         rejections=tuple(
-            FeedRejection(r.line_no, r.reason, tuple(done.positions_of(r.line_no)))
+            FeedRejection(r.line_no, r.reason, tuple(done.positions_of(r.line_no, r.reason)))
             for r in result.rejections
         ),
         notes=tuple(result.notes),

@@ -2,9 +2,9 @@
 
 The body (JSON or CSV) is rewritten as the wide CSV the index importer reads (a ``date``
 column and one column per series) and handed to ``store.importing.service.import_file``,
-so a feed is validated and rejected exactly like an index file. Each observation gets its
-own CSV line; ``FeedImport.positions`` maps every line back to where the observation was
-in the body (``observations[3]`` of a series, or the provider CSV's own line number).
+so a feed is validated and rejected exactly like an index file. Series share a CSV line
+per date; ``FeedImport.positions`` maps every line back to where its observations were in
+the body (``CODE observations[3]`` in JSON, ``feed line 7`` in the provider's CSV).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from core.errors import ExternalServiceError, ImportFileError
+from integrations.feeds.base import FeedBody, MarketFeed
 from integrations.feeds.settings import FeedFormat, FeedSettings
 from store.importing.runs import ImportResult
 from store.importing.service import import_file
@@ -56,16 +57,6 @@ class FeedKeyRefusedError(FeedError):
     """The provider refused the API key (HTTP 401 or 403)."""
 
     title = "Market feed refused the API key"
-
-
-@dataclass(frozen=True, slots=True)
-class FeedBody:
-    """What the endpoint returned."""
-
-    url: str
-    content: bytes
-    content_type: str
-    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +92,22 @@ class FeedImport:
 
     result: ImportResult
     series: list[str]
-    positions: dict[int, list[str]] = field(default_factory=dict)
+    positions: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     attempts: int = 1
 
-    def positions_of(self, line_no: int) -> list[str]:
-        """Where the observations on an import line were in the feed body."""
-        return self.positions.get(line_no, [])
+    def positions_of(self, line_no: int, reason: str | None = None) -> list[str]:
+        """Where the observations on an import line were in the feed body.
+
+        With the rejection's ``reason``, only the series it names when it names any
+        (a bad value), else every observation on the line (a bad or repeated date).
+        """
+        placed = self.positions.get(line_no, [])
+        if reason is not None:
+            parts = [p.strip() for p in reason.split(";")]
+            named = [pos for code, pos in placed if any(p.startswith(f"{code} is ") for p in parts)]
+            if named:
+                return named
+        return [pos for _, pos in placed]
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -221,6 +222,37 @@ def _display_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+class HttpMarketFeed:
+    """The provider's endpoint over httpx, as a ``MarketFeed``."""
+
+    def __init__(
+        self,
+        settings: FeedSettings,
+        *,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self._own = client is None
+        # No redirects: httpx would carry a custom key header to whatever host a 3xx names.
+        self._client = client or httpx.Client(
+            timeout=settings.timeout_seconds, follow_redirects=False
+        )
+        self._sleep = sleep
+
+    def fetch(self) -> FeedBody:
+        """GET the body, with the key and the retries of ``fetch_feed``."""
+        return fetch_feed(self.settings, client=self._client, sleep=self._sleep)
+
+    def close(self) -> None:
+        """Close the HTTP client if this feed opened it."""
+        if self._own:
+            self._client.close()
+
+
+_CHECK: type[MarketFeed] = HttpMarketFeed  # mypy: the HTTP feed fits the Protocol
+
+
 # --- body -> observations ---------------------------------------------------------------
 
 
@@ -275,7 +307,11 @@ def _parse_json(text: str, default_series: str | None) -> ParsedFeed:
 
 def _parse_csv(text: str, default_series: str | None) -> ParsedFeed:
     """Read a long CSV (``date,value`` with an optional ``series`` column) or a wide one."""
-    rows = csv.reader(io.StringIO(text))
+    first = text.split("\n", 1)[0]
+    # The same choice as the file importer: the delimiter the header uses most.
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(rows)]
     except StopIteration:
@@ -323,7 +359,9 @@ def _parse_csv(text: str, default_series: str | None) -> ParsedFeed:
 def _parse_wide_csv(text: str) -> ParsedFeed:
     # Already the importer's own layout: the body goes to it unchanged (see import_body).
     first = text.splitlines()[0] if text else ""
-    names = [h.strip() for h in next(csv.reader([first]))]
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    names = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
     metas = [SeriesMeta(n) for n in names if n and n.lower() != _DATE_COLUMN]
     return ParsedFeed(metas, [])
 
@@ -350,11 +388,11 @@ def _value_cell(value: object) -> str:
     return _cell(value)
 
 
-def write_index_csv(parsed: ParsedFeed, path: Path) -> dict[int, list[str]]:
+def write_index_csv(parsed: ParsedFeed, path: Path) -> dict[int, list[tuple[str, str]]]:
     """Write the importer's wide CSV; return the body positions on each line."""
     codes = [m.code for m in parsed.series]
     rows: list[dict[str, str]] = []
-    placed: list[list[str]] = []
+    placed: list[list[tuple[str, str]]] = []
     by_date: dict[str, list[int]] = {}
     for obs in parsed.observations:
         key = obs.date.strip()
@@ -367,7 +405,7 @@ def write_index_csv(parsed: ParsedFeed, path: Path) -> dict[int, list[str]]:
             placed.append([])
             by_date.setdefault(key, []).append(target)
         rows[target][obs.series] = obs.value
-        placed[target].append(obs.position)
+        placed[target].append((obs.series, obs.position))
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow([_DATE_COLUMN, *codes])
@@ -452,11 +490,16 @@ def import_feed(
     org_id: uuid.UUID,
     settings: FeedSettings,
     actor: str,
-    client: httpx.Client | None = None,
+    feed: MarketFeed | None = None,
     rejected_dir: Path | None = None,
 ) -> FeedImport:
-    """Fetch the feed and import it in the caller's transaction."""
-    body = fetch_feed(settings, client=client)
+    """Fetch the feed (HTTP unless ``feed`` is given) and import it in the caller's transaction."""
+    source = feed or HttpMarketFeed(settings)
+    try:
+        body = source.fetch()
+    finally:
+        if feed is None:
+            source.close()
     return import_body(
         session=session,
         org_id=org_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -10,12 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from core.errors import ConfigurationError, ExternalServiceError
+from integrations.feeds.base import MarketFeed
+from integrations.feeds.fake import FakeMarketFeed
 from integrations.feeds.http_feed import FeedKeyRefusedError, parse_feed
 from integrations.feeds.settings import FeedSettings, load_feed_settings
 from store.db import Database
@@ -336,3 +340,60 @@ def test_json_without_series_code_uses_the_setting() -> None:
     assert parsed.observations[0].value == "1.10"
     with pytest.raises(ExternalServiceError, match="FEED_SERIES"):
         parse_feed(body, fmt="json", default_series=None)
+
+
+def test_long_csv_with_series_column_traces_rejections_to_feed_lines(
+    database: Database, provider: Provider, tmp_path: Path
+) -> None:
+    org = make_org(database)
+    provider.routes["/v1/long.csv"] = (
+        b"series;date;value\n"
+        b"AL;2024-01-01;2201,75\n"  # line 2: a decimal comma is not a number here
+        b"AL;2024-02-01;2210.5\n"
+        b"NI;2024-01-01;16000\n"
+        b"NI;01/02/2024x;16100\n"  # line 5: bad date
+        b"NI;2024-03-01\n"  # line 6: value missing
+    )
+    report = pull_feed(
+        database=database,
+        org_id=org,
+        settings=feed(provider, "/v1/long.csv"),
+        actor="t",
+        rejected_dir=tmp_path,
+    )
+    assert report.series == ("AL", "NI")
+    assert stored(database, org, "AL") == {"2024-02-01": Decimal("2210.5")}
+    assert stored(database, org, "NI") == {"2024-01-01": Decimal("16000")}
+    by_position = {r.positions: r.reason for r in report.rejections}
+    assert by_position[("feed line 2",)].startswith("AL is not a number: '2201,75'")
+    assert by_position[("feed line 5",)] == "date is not a date: '01/02/2024x'"
+    assert by_position[("feed line 6",)].startswith("NI is not a number: '(missing)'")
+    assert report.rejected_file is not None
+    assert report.rejected_file.parent == tmp_path
+    assert "2201,75" in report.rejected_file.read_text()
+
+
+def test_the_key_is_never_logged(
+    database: Database, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    org = make_org(database)
+    provider.routes["/v1/echo"] = [Reply(400, f"bad request from key {KEY}".encode())]
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ExternalServiceError) as caught:
+        pull_feed(database=database, org_id=org, settings=feed(provider, "/v1/echo"), actor="t")
+    assert KEY not in caught.value.message
+    assert "***" in caught.value.message
+    provider.routes["/v1/cu"] = json.dumps(JSON_SERIES).encode()
+    pull_feed(database=database, org_id=org, settings=feed(provider, "/v1/cu"), actor="t")
+    assert caplog.records
+    assert all(KEY not in r.getMessage() for r in caplog.records)
+
+
+def test_fake_feed_stands_in_for_http(database: Database) -> None:
+    org = make_org(database)
+    fake = FakeMarketFeed([json.dumps(JSON_SERIES).encode()])
+    settings = load_feed_settings(url="https://feed.invalid/v1", api_key=KEY, source="LME")
+    report = pull_feed(database=database, org_id=org, settings=settings, actor="t", feed=fake)
+    assert (fake.fetches, report.inserted) == (1, 3)
+    assert series_row(database, org, "LME-CU")[2] == "LME"
+    assert isinstance(fake, MarketFeed)
