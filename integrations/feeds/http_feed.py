@@ -150,13 +150,7 @@ def fetch_feed(
                         content_type=response.headers.get("content-type", ""),
                         attempts=attempt,
                     )
-                if status in (401, 403):
-                    raise FeedKeyRefusedError(_refused_message(settings, status), status=status)
-                if status not in _RETRY:
-                    raise FeedError(
-                        f"market feed {where} answered HTTP {status}{_snippet(response, secret)}",
-                        status=status,
-                    )
+                _raise_unless_retryable(response, settings, secret)
                 problem = f"answered HTTP {status}"
                 wait = _retry_after(response)
                 if wait is not None and wait > settings.max_retry_after_seconds:
@@ -175,6 +169,27 @@ def fetch_feed(
     finally:
         if own:
             http.close()
+
+
+def _raise_unless_retryable(
+    response: httpx.Response, settings: FeedSettings, secret: str | None
+) -> None:
+    status, where = response.status_code, _display_url(settings.url)
+    if status in (401, 403):
+        raise FeedKeyRefusedError(_refused_message(settings, status), status=status)
+    if response.is_redirect:
+        moved = urlsplit(response.headers.get("location", "")).netloc or "elsewhere"
+        raise FeedError(
+            f"market feed {where} answered HTTP {status}, a redirect to {moved}; "
+            "set FEED_URL to the final address (redirects are not followed, so "
+            "the key is never sent to another host)",
+            status=status,
+        )
+    if status not in _RETRY:
+        raise FeedError(
+            f"market feed {where} answered HTTP {status}{_snippet(response, secret)}",
+            status=status,
+        )
 
 
 def _refused_message(settings: FeedSettings, status: int) -> str:

@@ -270,6 +270,10 @@ def test_persistent_5xx_and_404_give_short_errors(provider: Provider, database: 
         )
     with pytest.raises(ExternalServiceError, match=r"answered HTTP 404: .*no such series"):
         pull_feed(database=database, org_id=org, settings=feed(provider, "/v1/none"), actor="t")
+    provider.routes["/v1/moved"] = [Reply(302, headers={"Location": "http://evil.test/x"})]
+    with pytest.raises(ExternalServiceError, match=r"a redirect to evil\.test; set FEED_URL"):
+        pull_feed(database=database, org_id=org, settings=feed(provider, "/v1/moved"), actor="t")
+    assert [key for path, key in provider.seen if path == "/x"] == []
 
 
 def test_malformed_observations_are_rejected_good_ones_kept(
