@@ -26,7 +26,7 @@ from agent.planner.model import OfflinePlanner
 from agent.settings import AgentSettings, get_agent_settings
 from core.errors import ConflictError, InvalidInputError
 from core.settings import Settings
-from store import agent_memory, threads
+from store import agent_memory, locks, threads
 from store.db import Database
 
 MAX_MESSAGE_CHARS = 8_000
@@ -115,6 +115,30 @@ class TurnOptions(TypedDict, total=False):
 
 @contextmanager
 def _turn(
+    message: str | None,
+    *,
+    database: Database,
+    org_id: uuid.UUID,
+    user_id: str,
+    **options: Unpack[TurnOptions],
+) -> Iterator[tuple[Any, Any, RunnableConfig, RunContext, int]]:
+    """Hold the conversation for this turn, then open it; yield what to run."""
+    options["thread_id"] = options.get("thread_id") or threads.new_thread_id()
+    # One turn at a time per conversation (a double-sent Slack message, two tabs): the
+    # second is refused at once rather than racing the first on the same memory.
+    with (
+        locks.exclusive(
+            database,
+            f"turn:{org_id}:{options['thread_id']}",
+            "this conversation is still answering the previous message; try again when done",
+        ),
+        _open_turn(message, database=database, org_id=org_id, user_id=user_id, **options) as opened,
+    ):
+        yield opened
+
+
+@contextmanager
+def _open_turn(
     message: str | None,
     *,
     database: Database,

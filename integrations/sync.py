@@ -20,16 +20,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, func, literal_column, select, text, update
+from sqlalchemy import Boolean, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.errors import ConflictError, PricingAgentError
+from core.errors import PricingAgentError
 from integrations.base import (
     ContractPriceRecord,
     Entity,
@@ -40,7 +39,7 @@ from integrations.base import (
     Rejected,
     SupplierRecord,
 )
-from store import search
+from store import locks, search
 from store.db import Database
 from store.models import (
     Contract,
@@ -146,28 +145,14 @@ def sync_erp(
     run half way).
     """
     system = connector.system
-    with _exclusive(database, org_id, system):
+    # Scheduled runs (cron, CronJobs) can start while a long one is still going: the
+    # second is refused at once.
+    with locks.exclusive(
+        database,
+        f"erp-sync:{org_id}:{system}",
+        f"a sync of {system} is already running for this organisation",
+    ):
         return _run(database, org_id, connector, set(entities), since, actor, batch_size, on_batch)
-
-
-@contextmanager
-def _exclusive(database: Database, org_id: uuid.UUID, system: str) -> Iterator[None]:
-    """Hold a session advisory lock so two syncs of one system never overlap.
-
-    Scheduled runs (cron, Kubernetes CronJobs) can start while a long one is still going;
-    the second is refused at once. The lock goes with the connection if the process dies.
-    """
-    key = f"erp-sync:{org_id}:{system}"
-    with database.service_engine.connect() as lock:
-        got = lock.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key})
-        lock.commit()
-        if not got:
-            raise ConflictError(f"a sync of {system} is already running for this organisation")
-        try:
-            yield
-        finally:
-            lock.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
-            lock.commit()
 
 
 def _run(
