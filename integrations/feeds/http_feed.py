@@ -284,7 +284,7 @@ def parse_feed(content: bytes, *, fmt: FeedFormat, default_series: str | None) -
 
 def _parse_json(text: str, default_series: str | None) -> ParsedFeed:
     try:
-        body = json.loads(text, parse_float=Decimal)
+        body = json.loads(text, parse_float=Decimal, parse_constant=str)
     except json.JSONDecodeError as exc:
         raise FeedError(
             f"the feed sent invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"

@@ -401,3 +401,39 @@ def test_fake_feed_stands_in_for_http(database: Database) -> None:
     assert (fake.fetches, report.inserted) == (1, 3)
     assert series_row(database, org, "LME-CU")[2] == "LME"
     assert isinstance(fake, MarketFeed)
+
+
+def test_empty_and_odd_bodies(database: Database) -> None:
+    org = make_org(database)
+    settings = load_feed_settings(url="https://feed.invalid/v1", api_key=KEY)
+    empty = FakeMarketFeed([b'{"series": "E", "observations": []}'])
+    report = pull_feed(database=database, org_id=org, settings=settings, actor="t", feed=empty)
+    assert (report.rows_read, report.imported, report.rejected) == (0, 0, 0)
+    with pytest.raises(ExternalServiceError, match="returned no series"):
+        pull_feed(
+            database=database,
+            org_id=org,
+            settings=settings,
+            actor="t",
+            feed=FakeMarketFeed([b"[]"]),
+        )
+    with pytest.raises(ExternalServiceError, match="invalid JSON"):
+        pull_feed(
+            database=database,
+            org_id=org,
+            settings=settings,
+            actor="t",
+            feed=FakeMarketFeed([b"<html>login</html>"]),
+        )
+    odd = FakeMarketFeed(
+        [
+            b'{"series": "O", "observations": [{"date": "2024-01-01", "value": NaN},'
+            b' {"date": "2024-02-01", "value": true}, {"date": "2024-03-01", "value": "1e2"}]}'
+        ]
+    )
+    report = pull_feed(database=database, org_id=org, settings=settings, actor="t", feed=odd)
+    assert [r.reason.split(" (")[0] for r in report.rejections] == [
+        "O is not a number: 'NaN'",
+        "O is not a number: 'true'",
+    ]
+    assert stored(database, org, "O") == {"2024-03-01": Decimal("100")}
