@@ -133,7 +133,7 @@ def fetch_feed(
         while True:
             attempt += 1
             try:
-                response = http.get(settings.url, headers=headers)
+                response, content = _get(http, settings, headers)
             except httpx.TimeoutException:
                 wait = status = None
                 problem = f"timed out after {settings.timeout_seconds:g} s"
@@ -146,11 +146,11 @@ def fetch_feed(
                     log.info("feed %s: HTTP %s after %d attempt(s)", where, status, attempt)
                     return FeedBody(
                         url=settings.url,
-                        content=response.content,
+                        content=content,
                         content_type=response.headers.get("content-type", ""),
                         attempts=attempt,
                     )
-                _raise_unless_retryable(response, settings, secret)
+                _raise_unless_retryable(response, content, settings, secret)
                 problem = f"answered HTTP {status}"
                 wait = _retry_after(response)
                 if wait is not None and wait > settings.max_retry_after_seconds:
@@ -171,8 +171,31 @@ def fetch_feed(
             http.close()
 
 
+def _get(
+    http: httpx.Client, settings: FeedSettings, headers: dict[str, str]
+) -> tuple[httpx.Response, bytes]:
+    """GET the body, refusing one larger than ``max_body_bytes`` without holding it all."""
+    with http.stream("GET", settings.url, headers=headers) as response:
+        # An error page only needs its start, for the message.
+        limit = settings.max_body_bytes if response.is_success else _SNIPPET * 8
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                if response.is_success:
+                    raise FeedError(
+                        f"market feed {_display_url(settings.url)} sent more than "
+                        f"{settings.max_body_bytes:,} bytes (FEED_MAX_BODY_BYTES)",
+                        status=response.status_code,
+                    )
+                break
+        return response, b"".join(chunks)
+
+
 def _raise_unless_retryable(
-    response: httpx.Response, settings: FeedSettings, secret: str | None
+    response: httpx.Response, content: bytes, settings: FeedSettings, secret: str | None
 ) -> None:
     status, where = response.status_code, _display_url(settings.url)
     if status in (401, 403):
@@ -187,7 +210,7 @@ def _raise_unless_retryable(
         )
     if status not in _RETRY:
         raise FeedError(
-            f"market feed {where} answered HTTP {status}{_snippet(response, secret)}",
+            f"market feed {where} answered HTTP {status}{_snippet(content, secret)}",
             status=status,
         )
 
@@ -224,8 +247,8 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _snippet(response: httpx.Response, secret: str | None) -> str:
-    text = " ".join(response.text.split())[:_SNIPPET]
+def _snippet(content: bytes, secret: str | None) -> str:
+    text = " ".join(content.decode("utf-8", "replace").split())[:_SNIPPET]
     if secret:
         text = text.replace(secret, "***")  # some providers echo the request back
     return f": {text}" if text else ""

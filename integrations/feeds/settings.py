@@ -43,6 +43,7 @@ class FeedSettings(BaseSettings):
         Field(default=None, description="Source recorded on the series; default: the URL host."),
     ]
     timeout_seconds: Annotated[float, Field(default=30.0, gt=0)]
+    max_body_bytes: Annotated[int, Field(default=200_000_000, gt=0)]
     max_retries: Annotated[int, Field(default=4, ge=0, le=10)]
     backoff_seconds: Annotated[float, Field(default=0.5, ge=0)]
     max_backoff_seconds: Annotated[float, Field(default=8.0, ge=0)]

@@ -274,6 +274,14 @@ def test_persistent_5xx_and_404_give_short_errors(provider: Provider, database: 
     with pytest.raises(ExternalServiceError, match=r"a redirect to evil\.test; set FEED_URL"):
         pull_feed(database=database, org_id=org, settings=feed(provider, "/v1/moved"), actor="t")
     assert [key for path, key in provider.seen if path == "/x"] == []
+    provider.routes["/v1/cu"] = json.dumps(JSON_SERIES).encode()
+    with pytest.raises(ExternalServiceError, match="sent more than 100 bytes"):
+        pull_feed(
+            database=database,
+            org_id=org,
+            settings=feed(provider, "/v1/cu", max_body_bytes=100),
+            actor="t",
+        )
 
 
 def test_malformed_observations_are_rejected_good_ones_kept(
