@@ -84,6 +84,8 @@ class ParsedFeed:
 
     series: list[SeriesMeta]
     observations: list[Observation]
+    #: True for a CSV already in the importer's layout (date + a column per series).
+    wide: bool = False
 
 
 @dataclass
@@ -337,7 +339,7 @@ def _parse_json(text: str, default_series: str | None) -> ParsedFeed:
                     series=code,
                     date=_cell(entry.get("date")),
                     value=_value_cell(entry.get("value")),
-                    position=f"{code} observations[{i}]",
+                    position=f"{where}{' ' if where else ''}{code} observations[{i}]",
                 )
             )
     return ParsedFeed(list(metas.values()), observations)
@@ -391,6 +393,8 @@ def _parse_csv(text: str, default_series: str | None) -> ParsedFeed:
             line = rows.line_num + 1
     except csv.Error as exc:
         raise FeedError(f"the feed sent an unreadable CSV at line {line} ({exc})") from None
+    if not metas and default_series:
+        metas[default_series] = SeriesMeta(default_series)  # no rows yet: nothing to add
     return ParsedFeed(list(metas.values()), observations)
 
 
@@ -401,7 +405,7 @@ def _parse_wide_csv(text: str) -> ParsedFeed:
     delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     names = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
     metas = [SeriesMeta(n) for n in names if n and n.lower() != _DATE_COLUMN]
-    return ParsedFeed(metas, [])
+    return ParsedFeed(metas, [], wide=True)
 
 
 def _text(value: object) -> str | None:
@@ -481,11 +485,11 @@ def import_body(
     with tempfile.TemporaryDirectory(prefix="feed-") as tmp:
         folder = Path(tmp)
         data = folder / "feed.csv"
-        if parsed.observations or settings.format == "json":
-            positions = write_index_csv(parsed, data)
-        else:
-            data.write_bytes(body.content)  # a wide CSV: lines are the provider's own
+        if parsed.wide:
+            data.write_bytes(body.content)  # lines and rejections are the provider's own
             positions = {}
+        else:
+            positions = write_index_csv(parsed, data)
         info = folder / "series.csv"
         _series_info_csv(parsed.series, source, info)
         try:
@@ -501,10 +505,10 @@ def import_body(
         except ImportFileError as exc:
             raise FeedError(f"the feed's body cannot be imported: {exc.message}") from None
         result.rejected_file = _keep_rejections(result.rejected_file, rejected_dir, result.run_id)
-    if result.rejections:
+    if result.rejections and not parsed.wide:
         result.notes.append(
-            "rejected lines are the feed's observations in body order; "
-            "FeedImport.positions names each one"
+            "rejected lines are of the CSV made from the feed; "
+            "FeedImport.positions_of names the observations in the body"
         )
     return FeedImport(
         result=result,

@@ -166,7 +166,13 @@ def test_json_list_of_series(database: Database, provider: Provider) -> None:
     provider.routes["/v1/many"] = json.dumps(
         [
             JSON_SERIES,
-            {"series": "LME-AL", "observations": [{"date": "2024-01-01", "value": "2201.75"}]},
+            {
+                "series": "LME-AL",
+                "observations": [
+                    {"date": "2024-01-01", "value": "2201.75"},
+                    {"date": "2024-02-01", "value": "oops"},  # shares a line with LME-CU
+                ],
+            },
         ]
     ).encode()
     report = pull_feed(
@@ -174,6 +180,10 @@ def test_json_list_of_series(database: Database, provider: Provider) -> None:
     )
     assert report.series == ("LME-CU", "LME-AL")
     assert report.inserted == 4
+    [bad] = report.rejections
+    assert bad.positions == ("[1] LME-AL observations[1]",)
+    assert bad.reason == "LME-AL is not a number: 'oops' (the row's other values were imported)"
+    assert stored(database, org, "LME-CU")["2024-02-01"] == Decimal("8412.5")
     assert stored(database, org, "LME-AL") == {"2024-01-01": Decimal("2201.75")}
 
 
@@ -445,3 +455,11 @@ def test_empty_and_odd_bodies(database: Database) -> None:
         "O is not a number: 'true'",
     ]
     assert stored(database, org, "O") == {"2024-03-01": Decimal("100")}
+    csv_settings = load_feed_settings(
+        url="https://feed.invalid/v1", api_key=KEY, format="csv", series="C"
+    )
+    no_rows = FakeMarketFeed([b"date,value\n"], content_type="text/csv")
+    report = pull_feed(
+        database=database, org_id=org, settings=csv_settings, actor="t", feed=no_rows
+    )
+    assert (report.series, report.imported, report.rejected) == (("C",), 0, 0)
