@@ -40,6 +40,7 @@ _DATE_COLUMN = "date"
 # A missing value must be rejected, but the importer reads a blank cell as "no
 # observation"; this text makes it refuse the cell as "not a number" instead.
 MISSING_VALUE = "(missing)"
+_NO_SERIES = "(no series)"
 _SNIPPET = 200
 
 
@@ -379,13 +380,16 @@ def _parse_csv(text: str, default_series: str | None) -> ParsedFeed:
                 or default_series
                 or ""
             )
+            date = _cell(row[date_at] if date_at < len(row) else None)
             if not code or code.lower() == _DATE_COLUMN:
-                code = default_series or "unnamed"
+                # The importer has no "series missing" reason; a date it cannot read
+                # makes it reject the line, and this text says why.
+                code, date = _NO_SERIES, f"{_NO_SERIES} {date}"
             metas.setdefault(code, SeriesMeta(code))
             observations.append(
                 Observation(
                     series=code,
-                    date=_cell(row[date_at] if date_at < len(row) else None),
+                    date=date,
                     value=_value_cell(row[value_at] if value_at < len(row) else None),
                     position=f"feed line {line}",
                 )
@@ -480,6 +484,7 @@ def import_body(
     parsed = parse_feed(body.content, fmt=settings.format, default_series=settings.series)
     if not parsed.series:
         raise FeedError(f"the feed {_display_url(body.url)} returned no series")
+    named = [m for m in parsed.series if m.code != _NO_SERIES]
     source = settings.source or urlsplit(body.url).hostname or "market feed"
     display = f"feed {_display_url(body.url)}"
     with tempfile.TemporaryDirectory(prefix="feed-") as tmp:
@@ -491,7 +496,7 @@ def import_body(
         else:
             positions = write_index_csv(parsed, data)
         info = folder / "series.csv"
-        _series_info_csv(parsed.series, source, info)
+        _series_info_csv(named, source, info)
         try:
             result = import_file(
                 session=session,
@@ -512,7 +517,7 @@ def import_body(
         )
     return FeedImport(
         result=result,
-        series=[m.code for m in parsed.series],
+        series=[m.code for m in named],
         positions=positions,
         attempts=body.attempts,
     )

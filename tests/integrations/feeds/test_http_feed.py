@@ -375,6 +375,7 @@ def test_long_csv_with_series_column_traces_rejections_to_feed_lines(
         b"NI;2024-01-01;16000\n"
         b"NI;01/02/2024x;16100\n"  # line 5: bad date
         b"NI;2024-03-01\n"  # line 6: value missing
+        b";2024-04-01;5\n"  # line 7: series missing
     )
     report = pull_feed(
         database=database,
@@ -390,6 +391,11 @@ def test_long_csv_with_series_column_traces_rejections_to_feed_lines(
     assert by_position[("feed line 2",)].startswith("AL is not a number: '2201,75'")
     assert by_position[("feed line 5",)] == "date is not a date: '01/02/2024x'"
     assert by_position[("feed line 6",)].startswith("NI is not a number: '(missing)'")
+    assert by_position[("feed line 7",)] == "date is not a date: '(no series) 2024-04-01'"
+    assert report.rejected == 4
+    with database.session_scope(org) as session:
+        codes = session.execute(text("SELECT code FROM index_series ORDER BY code")).scalars()
+        assert list(codes) == ["AL", "NI"]
     assert report.rejected_file is not None
     assert report.rejected_file.parent == tmp_path
     assert "2201,75" in report.rejected_file.read_text()
