@@ -819,6 +819,25 @@ def sync(
         raise typer.Exit(1)
 
 
+@app.command("feed")
+def feed(org: OrgOption = None) -> None:
+    """Pull the market-data feed (FEED_URL, FEED_API_KEY) into the index series."""
+    from tools.market_feed import pull_feed
+
+    db = _database()
+    org_id, org_name = _org_id(db, org)
+    report = pull_feed(
+        database=db,
+        org_id=org_id,
+        actor="cli",
+        rejected_dir=get_settings().data_dir / "rejected",
+    )
+    out.print(f"{org_name}: {report.summary()}", markup=False)
+    for rejection in report.rejections[:20]:
+        where = ", ".join(rejection.positions) or f"line {rejection.line_no}"
+        out.print(f"  rejected {where}: {rejection.reason}", markup=False)
+
+
 erp_app = typer.Typer(
     help="ERP items waiting for a person: matches to confirm.", no_args_is_help=True
 )
