@@ -273,6 +273,16 @@ def test_demo_ends_serving_the_api_at_the_printed_url(settings: Settings, databa
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["unit"] == "lb"
+        # The printed chat login works on the served chat.
+        login = re.search(r"chat:\s+(http://\S+/chat)\s+\(log in as (\S+) / (\S+)\)", text)
+        assert login, text
+        signed_in = httpx.post(
+            f"{login.group(1)}/login",
+            data={"username": login.group(2), "password": login.group(3)},
+            timeout=30,
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        assert "access_token" in signed_in.cookies
     finally:
         proc.send_signal(signal.SIGINT)
         try:
