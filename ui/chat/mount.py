@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,13 @@ def mount_chat(
         if _mounted_path is None:
             folder = chat_folder(settings)
             _prepare_folder(folder)
+            if "chainlit.config" in sys.modules:
+                log.warning(
+                    "Chainlit was imported before the chat was mounted: it reads its folder "
+                    "from %s, not %s",
+                    os.environ.get("CHAINLIT_APP_ROOT", os.getcwd()),
+                    folder,
+                )
             os.environ.setdefault("CHAINLIT_APP_ROOT", str(folder))
             os.environ["CHAINLIT_AUTH_SECRET"] = _auth_secret(folder, chat)
             with _without_foreign_bots():

@@ -18,7 +18,6 @@ import pytest
 from store import chat_log, threads
 from store.db import Database
 from tests.ui.chat.conftest import Login
-from ui.chat.data_layer import StoreDataLayer
 from ui.chat.identity import ChatIdentity
 
 
@@ -173,6 +172,9 @@ def test_threads_without_anything_shown_stay_out_of_the_list(
 def test_a_streamed_message_keeps_its_last_text_whatever_the_write_order(
     chat_buyer: Login, database: Database
 ) -> None:
+    # Imported here, after the chat is mounted: Chainlit reads its folder when first imported.
+    from ui.chat.data_layer import StoreDataLayer
+
     thread_id = make_chat_thread(database, chat_buyer)
     layer = StoreDataLayer()
     step = {"id": f"{thread_id}-reply", "threadId": thread_id, "type": "assistant_message"}
