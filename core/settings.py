@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -174,6 +174,25 @@ def load_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from None
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_section(cls: type[S], *, prefix: str, what: str, **overrides: object) -> S:
+    """Read one integration's settings class; a failure is one ConfigurationError.
+
+    Problems name the environment variable (``SAP_BASE_URL: Field required``), never the
+    rejected value, which may hold a password.
+    """
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]  # each class checks its own fields
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{prefix}{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid {what} settings: {problems}") from None
 
 
 @lru_cache(maxsize=1)

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.errors import ConfigurationError
-from core.settings import is_placeholder
+from core.settings import is_placeholder, load_section
 
 
 class D365Settings(BaseSettings):
@@ -129,11 +128,4 @@ class D365Settings(BaseSettings):
 
 def load_d365_settings(**overrides: object) -> D365Settings:
     """Read the D365 settings, turning validation failures into one ConfigurationError."""
-    try:
-        return D365Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"D365_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid Dynamics 365 settings: {problems}") from None
+    return load_section(D365Settings, prefix="D365_", what="Dynamics 365", **overrides)

@@ -6,12 +6,12 @@ import re
 import zoneinfo
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.errors import ConfigurationError
+from core.settings import load_section
 
 # An Oracle schema owner as the connector may put it in front of a table name: a plain,
 # unquoted identifier. Anything else would be pasted into SQL text, so it is refused.
@@ -133,12 +133,4 @@ class EbsSettings(BaseSettings):
 
 def load_ebs_settings(**overrides: object) -> EbsSettings:
     """Read EBS settings; a failure becomes a ConfigurationError that never echoes values."""
-    try:
-        return EbsSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        # pydantic's own message repeats the input, which for EBS_URL holds a password.
-        problems = "; ".join(
-            f"EBS_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid EBS settings: {problems}") from None
+    return load_section(EbsSettings, prefix="EBS_", what="EBS", **overrides)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.errors import ConfigurationError
-from core.settings import is_placeholder
+from core.settings import is_placeholder, load_section
 
 FeedFormat = Literal["json", "csv"]
 
@@ -74,12 +73,4 @@ class FeedSettings(BaseSettings):
 
 def load_feed_settings(**overrides: object) -> FeedSettings:
     """Read feed settings, turning validation failures into one clear ConfigurationError."""
-    try:
-        return FeedSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        # pydantic's messages name the field, never the rejected secret's value.
-        problems = "; ".join(
-            f"FEED_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid feed settings: {problems}") from None
+    return load_section(FeedSettings, prefix="FEED_", what="feed", **overrides)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.errors import ConfigurationError
-from core.settings import is_placeholder
+from core.settings import is_placeholder, load_section
 
 
 class SapSettings(BaseSettings):
@@ -89,11 +88,4 @@ class SapSettings(BaseSettings):
 
 def load_sap_settings(**overrides: object) -> SapSettings:
     """Read SAP settings, turning validation failures into one clear ConfigurationError."""
-    try:
-        return SapSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"SAP_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid SAP settings: {problems}") from None
+    return load_section(SapSettings, prefix="SAP_", what="SAP", **overrides)

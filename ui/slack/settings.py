@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.errors import ConfigurationError
-from core.settings import is_placeholder
+from core.settings import is_placeholder, load_section
 
 
 class SlackSettings(BaseSettings):
@@ -83,14 +82,7 @@ class SlackSettings(BaseSettings):
 
 def load_slack_settings(**overrides: object) -> SlackSettings:
     """Read the Slack settings, turning validation failures into one ConfigurationError."""
-    try:
-        return SlackSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"SLACK_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid Slack settings: {problems}") from None
+    return load_section(SlackSettings, prefix="SLACK_", what="Slack", **overrides)
 
 
 @lru_cache(maxsize=1)
