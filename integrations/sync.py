@@ -715,7 +715,15 @@ def _upsert_price(
     _count(work, inserted=False, changed=changed)
 
 
-def _write_contract_price(work: _Batch, record: ContractPriceRecord) -> None:
+def _write_agreed_price(
+    work: _Batch,
+    record: ContractPriceRecord | PriceRecord,
+    *,
+    number: str,
+    line: str,
+    kind: str,
+    min_quantity: Decimal,
+) -> None:
     if record.unit_price < 0:
         raise SkipRecord(f"unit price is negative: {record.unit_price}")
     supplier_id = _supplier_id(work, record.supplier_code)
@@ -724,61 +732,44 @@ def _write_contract_price(work: _Batch, record: ContractPriceRecord) -> None:
     currency = _currency(work, record.currency)
     valid_from = record.valid_from or (record.changed_at or dt.datetime.now(dt.UTC)).date()
     contract_id = _contract_id(
-        work,
-        record.contract_number,
-        supplier_id,
-        currency,
-        "contract",
-        record.valid_from,
-        record.valid_to,
+        work, number, supplier_id, currency, kind, record.valid_from, record.valid_to
     )
     _upsert_price(
         work,
         contract_id,
-        record.line_number,
+        line,
         item_id,
         {
             "unit_price": record.unit_price,
             "currency": currency,
             "unit": unit.code,
-            "min_quantity": record.min_quantity,
+            "min_quantity": min_quantity,
             "valid_from": valid_from,
             "valid_to": record.valid_to,
         },
+    )
+
+
+def _write_contract_price(work: _Batch, record: ContractPriceRecord) -> None:
+    _write_agreed_price(
+        work,
+        record,
+        number=record.contract_number,
+        line=record.line_number,
+        kind="contract",
+        min_quantity=record.min_quantity,
     )
 
 
 def _write_price_record(work: _Batch, record: PriceRecord) -> None:
-    if record.unit_price < 0:
-        raise SkipRecord(f"unit price is negative: {record.unit_price}")
-    supplier_id = _supplier_id(work, record.supplier_code)
-    item_id = _item_id(work, record.item_code)
-    unit = _unit(work, record.unit)
-    currency = _currency(work, record.currency)
-    valid_from = record.valid_from or (record.changed_at or dt.datetime.now(dt.UTC)).date()
     # A standing supplier price is kept as a one-line agreement of kind "price_record".
-    contract_id = _contract_id(
+    _write_agreed_price(
         work,
-        f"PRICE:{record.record_key}",
-        supplier_id,
-        currency,
-        "price_record",
-        record.valid_from,
-        record.valid_to,
-    )
-    _upsert_price(
-        work,
-        contract_id,
-        "1",
-        item_id,
-        {
-            "unit_price": record.unit_price,
-            "currency": currency,
-            "unit": unit.code,
-            "min_quantity": Decimal(0),
-            "valid_from": valid_from,
-            "valid_to": record.valid_to,
-        },
+        record,
+        number=f"PRICE:{record.record_key}",
+        line="1",
+        kind="price_record",
+        min_quantity=Decimal(0),
     )
 
 
