@@ -28,7 +28,7 @@ from store import chat_log, listing
 from store.importing.files import EXCEL_SUFFIXES
 from store.importing.service import import_file
 from store.models import User as StoreUser
-from store.users import authenticate_user, role_at_least, trusted_login
+from store.users import Person, authenticate_user, role_at_least, trusted_login
 from tools.base import ToolContext
 from tools.predict_price import (
     PredictPriceInput,
@@ -70,6 +70,14 @@ def _data_layer() -> StoreDataLayer:
     return StoreDataLayer()
 
 
+def _chat_user(person: Person) -> cl.User:
+    return cl.User(
+        identifier=identifier_of(person),
+        display_name=person.display_name,
+        metadata=person_metadata(person),
+    )
+
+
 @cl.password_auth_callback
 async def _login(username: str, password: str) -> cl.User | None:
     def check() -> cl.User | None:
@@ -79,11 +87,7 @@ async def _login(username: str, password: str) -> cl.User | None:
             except PricingAgentError as exc:
                 log.info("chat login refused for %r: %s", username, exc)
                 return None
-        return cl.User(
-            identifier=identifier_of(person),
-            display_name=person.display_name,
-            metadata=person_metadata(person),
-        )
+        return _chat_user(person)
 
     return await asyncio.to_thread(check)
 
@@ -103,11 +107,7 @@ async def _header_login(headers: Any) -> cl.User | None:
             except PricingAgentError as exc:
                 log.info("header login refused for %r: %s", email, exc)
                 return None
-        return cl.User(
-            identifier=identifier_of(person),
-            display_name=person.display_name,
-            metadata=person_metadata(person),
-        )
+        return _chat_user(person)
 
     return await asyncio.to_thread(find)
 
