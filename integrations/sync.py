@@ -39,6 +39,7 @@ from integrations.base import (
     Rejected,
     SupplierRecord,
 )
+from integrations.units import resolve_erp_unit
 from store import locks, search
 from store.db import Database
 from store.models import (
@@ -353,18 +354,8 @@ def _reject(
 # --------------------------------------------------------------------------- look-ups
 
 
-# ERP-internal unit codes the catalogue's spellings (which include the UN/ECE codes) do not
-# cover, by system: SAP's commercial codes differ from its ISO codes for a few units.
-SYSTEM_UNITS: dict[str, dict[str, str]] = {
-    "sap": {"TO": "t", "ST": "ea", "PAA": "ea", "KAR": "ea", "FT": "ft", "YD": "yd"},
-    "ebs": {"EACH": "ea", "TON": "ton", "POUND": "lb"},
-    "d365": {"PCS": "ea"},
-}
-
-
 def _unit(work: _Batch, spelling: str) -> UnitInfo:
-    own = SYSTEM_UNITS.get(work.system, {}).get(spelling.strip().upper())
-    unit = work.units.resolve(own or spelling)
+    unit = resolve_erp_unit(work.units, work.system, spelling)
     if unit is None:
         raise SkipRecord(f"unknown unit of measure {spelling!r}")
     return unit
@@ -462,7 +453,9 @@ def _write_item(work: _Batch, record: ItemRecord) -> None:
     s, org = work.session, work.org_id
     alias = s.get(ItemAlias, (org, work.system, record.code))
     if alias is not None:
-        _count(work, inserted=False, changed=False)
+        changed = alias.erp_unit != record.unit
+        alias.erp_unit = record.unit
+        _count(work, inserted=False, changed=changed)
         return
     same_code = s.scalar(select(Item.id).where(Item.org_id == org, Item.code == record.code))
     item_id = same_code if same_code is not None else _confident_match(work, record, unit)
@@ -481,7 +474,15 @@ def _write_item(work: _Batch, record: ItemRecord) -> None:
         s.flush()
         item_id = item.id
         _list_candidates(work, record, unit, item_id)
-    s.add(ItemAlias(org_id=org, system=work.system, external_code=record.code, item_id=item_id))
+    s.add(
+        ItemAlias(
+            org_id=org,
+            system=work.system,
+            external_code=record.code,
+            item_id=item_id,
+            erp_unit=record.unit,
+        )
+    )
     _count(work, inserted=inserted)
 
 
@@ -743,6 +744,7 @@ def _write_agreed_price(
             "unit_price": record.unit_price,
             "currency": currency,
             "unit": unit.code,
+            "erp_unit": record.unit,
             "min_quantity": min_quantity,
             "valid_from": valid_from,
             "valid_to": record.valid_to,

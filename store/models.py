@@ -309,6 +309,8 @@ class ItemAlias(Base):
     system: Mapped[str] = mapped_column(Text, primary_key=True)
     external_code: Mapped[str] = mapped_column(Text, primary_key=True)
     item_id: Mapped[int] = mapped_column(BigInteger)
+    # The ERP's own spelling of the item's unit ("ST", "Each"), so writes go back in it.
+    erp_unit: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -539,6 +541,8 @@ class ContractPrice(Base):
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     # The line's number in its source contract (ERP sync), the key a re-sync updates by.
     line_no: Mapped[str | None] = mapped_column(Text)
+    # The ERP's own spelling of ``unit`` on this line, so a price update goes back in it.
+    erp_unit: Mapped[str | None] = mapped_column(Text)
 
 
 # --------------------------------------------------------------------------- market data
@@ -860,6 +864,59 @@ class CounterOffer(Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
 
 
+ERP_ACTION_KINDS = ("create_requisition", "update_contract_price")
+ERP_ACTION_STATUSES = (
+    "pending_approval",
+    "rejected",
+    "abandoned",
+    "approved",
+    "sending",
+    "sent",
+    "failed",
+)
+
+
+class ErpAction(Base):
+    """A write to an ERP the agent drafted; it is sent only once a person approves.
+
+    ``payload`` holds exactly what is sent, in the ERP's own codes (Decimals as strings).
+    ``sending`` is set and committed before the ERP is called: a row left in it after a
+    crash is an outcome nobody knows, which a person checks before sending again.
+    """
+
+    __tablename__ = "erp_actions"
+    __table_args__ = (
+        _fk("org_id", "item_id", "items.id", ondelete="RESTRICT"),
+        _fk("org_id", "supplier_id", "suppliers.id", ondelete="RESTRICT"),
+        CheckConstraint(f"kind IN {ERP_ACTION_KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {ERP_ACTION_STATUSES!r}", name="status"),
+        Index(None, "org_id", "status", "created_at"),
+    )
+
+    org_id: Mapped[uuid.UUID] = _org_pk()
+    id: Mapped[int] = _id_pk()
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    system: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    supplier_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = _attrs()
+    summary: Mapped[str] = mapped_column(Text)
+    basis: Mapped[dict[str, Any]] = _attrs()
+    status: Mapped[str] = mapped_column(String(16), server_default="pending_approval")
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now()
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_attempt_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    external_id: Mapped[str | None] = mapped_column(Text)
+    erp_message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 # --------------------------------------------------------------------------- imports
 
 
@@ -926,6 +983,7 @@ __all__ = [
     "CounterOffer",
     "Currency",
     "DataGeneration",
+    "ErpAction",
     "ErpRejection",
     "ErpSyncRun",
     "ErpWatermark",

@@ -33,6 +33,7 @@ from store.models import (
     ContractPrice,
     CounterOffer,
     DataGeneration,
+    ErpAction,
     ErpRejection,
     ErpSyncRun,
     ErpWatermark,
@@ -466,6 +467,19 @@ def counter_offer(
     return _add(session, CounterOffer(org_id=org_id, **values), overrides)
 
 
+def erp_action(session: Session, org_id: uuid.UUID, *, item_id: int, **overrides: Any) -> ErpAction:
+    """A drafted ERP requisition waiting for approval."""
+    values = {
+        "kind": "create_requisition",
+        "system": "sap",
+        "item_id": item_id,
+        "payload": {"item_code": "M-1", "quantity": "10", "unit": "ST"},
+        "summary": "requisition for 10 ST of M-1 in sap",
+        "created_by": "test",
+    }
+    return _add(session, ErpAction(org_id=org_id, **values), overrides)
+
+
 RowFactory = Callable[[Session, uuid.UUID, Mapping[str, int]], Base]
 """Builds a row of one table for ``org_id`` from the ids of parent rows by table name."""
 
@@ -514,6 +528,7 @@ TENANT_ROW_FACTORIES: dict[str, RowFactory] = {
     "item_match_candidates": lambda s, o, ids: item_match_candidate(s, o, item_id=ids["items"]),
     "chat_steps": lambda s, o, ids: chat_step(s, o, thread_id=ids["agent_threads"]),
     "chat_elements": lambda s, o, ids: chat_element(s, o, thread_id=ids["agent_threads"]),
+    "erp_actions": lambda s, o, ids: erp_action(s, o, item_id=ids["items"]),
     "counter_offers": lambda s, o, ids: counter_offer(
         s, o, supplier_id=ids["suppliers"], item_id=ids["items"]
     ),
