@@ -1,9 +1,9 @@
-"""A person's decision on an action the agent drafted, and recording it."""
+"""A person's decision on an action the agent drafted, and recording (and sending) it."""
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.messages import ToolMessage
 from pydantic import BaseModel, Field
@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field
 from agent.context import RunContext
 from agent.state import PendingApproval
 from core.errors import PricingAgentError
-from tools.counter_offer import CounterOfferDecision, decide_counter_offer
+from tools.base import ApprovalDecision
+from tools.counter_offer import decide_counter_offer
+from tools.erp_actions import build_connector, decide_erp_action, send_erp_action, system_name
+
+ERP_WRITE_TOOLS = frozenset({"draft_requisition", "draft_contract_price_update"})
+"""Drafting tools whose approved action is a write to an ERP."""
 
 
 class Decision(BaseModel):
@@ -24,18 +29,17 @@ class Decision(BaseModel):
 
 
 def apply_decision(run: RunContext, pending: PendingApproval, decision: Decision) -> ToolMessage:
-    """Record the decision on the drafted action (audited) and return the call's result."""
+    """Record the decision on the drafted action (audited), carry it out, return the result."""
     draft_id = int(pending["draft"]["id"])
     who = decision.by or run.user_id
+    decided = ApprovalDecision(
+        approved=decision.approved, by=who, note=decision.note, outcome=decision.outcome
+    )
     try:
-        with run.session_factory(run.org_id) as session:
-            decided = decide_counter_offer(
-                run.tool_context(session, actor=who),
-                draft_id,
-                CounterOfferDecision(
-                    approved=decision.approved, by=who, note=decision.note, outcome=decision.outcome
-                ),
-            )
+        if pending["tool"] in ERP_WRITE_TOOLS:
+            result = _erp_write(run, draft_id, decided)
+        else:
+            result = _counter_offer(run, draft_id, decided)
     except PricingAgentError as exc:
         return ToolMessage(
             content=f"ERROR: {type(exc).__name__}: {exc}",
@@ -43,15 +47,49 @@ def apply_decision(run: RunContext, pending: PendingApproval, decision: Decision
             name=pending["tool"],
             status="error",
         )
-    result = decided.model_dump(mode="json")
     result["decision"] = {"approved": decision.approved, "by": who, "note": decision.note}
-    if decided.status == "approved":
-        # No supplier channel is connected yet (the integrations issue brings one): the
-        # approved offer is recorded and handed to whoever sends it.
-        result["delivery"] = "approved and recorded; no outbound channel is configured yet"
     return ToolMessage(
         content=json.dumps(result),
         tool_call_id=pending["tool_call_id"],
         name=pending["tool"],
         artifact=result,
     )
+
+
+def _counter_offer(run: RunContext, offer_id: int, decision: ApprovalDecision) -> dict[str, Any]:
+    with run.session_factory(run.org_id) as session:
+        ctx = run.tool_context(session, actor=decision.by)
+        offer = decide_counter_offer(ctx, offer_id, decision)
+    result = offer.model_dump(mode="json")
+    if offer.status == "approved":
+        # No supplier channel is connected: the approved offer is recorded and handed to
+        # whoever sends it.
+        result["delivery"] = "approved and recorded; no outbound channel is configured yet"
+    return result
+
+
+def _erp_write(run: RunContext, action_id: int, decision: ApprovalDecision) -> dict[str, Any]:
+    # The decision commits first: the ERP is called only for an approval on record.
+    with run.session_factory(run.org_id) as session:
+        ctx = run.tool_context(session, actor=decision.by)
+        action = decide_erp_action(ctx, action_id, decision)
+    if action.status == "approved":
+        action = send_erp_action(
+            run.session_factory,
+            run.org_id,
+            action_id,
+            connectors=run.erp_connectors or build_connector,
+            actor=decision.by,
+        )
+    result = action.model_dump(mode="json")
+    name = system_name(action.system)
+    if action.status == "sent":
+        result["delivery"] = f"created in {name} as {action.external_id}" + (
+            f" ({action.erp_message})" if action.erp_message else ""
+        )
+    elif action.status == "failed":
+        result["delivery"] = (
+            f"approved, but not written to {name}: {action.error}. It is kept as failed; "
+            f"an operator can send it again with `pricing-agent erp send {action_id}`."
+        )
+    return result

@@ -16,6 +16,7 @@ from agent.planner.lexicon import Lexicon
 from agent.settings import AgentSettings
 from core.settings import Settings
 from tools.base import ToolContext
+from tools.erp_actions import ConnectorFactory
 
 SessionFactory = Callable[[uuid.UUID], AbstractContextManager[Session]]
 ModelMode = Literal["offline", "llm"]
@@ -45,6 +46,8 @@ class RunContext:
     lexicon: Callable[[], Lexicon] | None = None
     # Which endpoint the model is, for its circuit breaker; None: a caller's own model.
     llm_endpoint: str | None = None
+    # Builds an ERP's connector for an approved write; None: from its settings.
+    erp_connectors: ConnectorFactory | None = None
 
     def tool_context(self, session: Session, actor: str | None = None) -> ToolContext:
         """The tool context of this turn on ``session``; ``actor`` defaults to the agent."""

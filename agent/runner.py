@@ -28,6 +28,7 @@ from core.errors import ConflictError, InvalidInputError
 from core.settings import Settings
 from store import agent_memory, locks, threads
 from store.db import Database
+from tools.erp_actions import ConnectorFactory
 
 MAX_MESSAGE_CHARS = 8_000
 ABANDONED = Decision(
@@ -111,6 +112,7 @@ class TurnOptions(TypedDict, total=False):
     decision: Decision | None  # approve or reject the action the thread waits on
     model: BaseChatModel | None  # a chat model to use instead of the configured one
     session_factory: SessionFactory | None  # default ``database.session_scope``
+    erp_connectors: ConnectorFactory | None  # for approved ERP writes; default from settings
 
 
 @contextmanager
@@ -199,6 +201,7 @@ def _open_turn(
         as_of=as_of,
         lexicon=lexicon,
         llm_endpoint=endpoint,
+        erp_connectors=options.get("erp_connectors"),
     )
     config = RunnableConfig(
         configurable={"thread_id": agent_memory.thread_key(org_id, thread_id)},
@@ -271,13 +274,20 @@ def _result(graph: Any, config: RunnableConfig, run: RunContext, before: int) ->
 
 def _approval_text(pending: ApprovalRequest, mode: Mode, fallback: str | None = None) -> str:
     draft = pending.draft
-    price = draft.get("price", {})
-    text = (
-        f"I drafted counter-offer #{draft.get('id')} to {draft.get('supplier')} for "
-        f"{draft.get('item_name')} ({draft.get('item_code')}) at {money(price)}. "
-        "It has NOT been sent: approve or reject it.\n\n"
-        f"{draft.get('message', '')}"
-    )
+    if pending.tool == "draft_counter_offer":
+        price = draft.get("price", {})
+        text = (
+            f"I drafted counter-offer #{draft.get('id')} to {draft.get('supplier')} for "
+            f"{draft.get('item_name')} ({draft.get('item_code')}) at {money(price)}. "
+            "It has NOT been sent: approve or reject it.\n\n"
+            f"{draft.get('message', '')}"
+        )
+    else:
+        text = (
+            f"I drafted ERP action #{draft.get('id')}: {draft.get('summary')}. "
+            f"Nothing has been written to {draft.get('system_name')}: approve or reject it."
+            f"\n\n{draft.get('message', '')}"
+        )
     if mode == "offline":
         text += "\n\n(Offline planner: no language model is configured.)"
     elif mode == "offline-fallback" and fallback:

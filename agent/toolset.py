@@ -19,7 +19,11 @@ from tools import TOOLS, ToolSpec
 
 log = logging.getLogger(__name__)
 
-APPROVAL_TOOLS: dict[str, str] = {"draft_counter_offer": "send_counter_offer"}
+APPROVAL_TOOLS: dict[str, str] = {
+    "draft_counter_offer": "send_counter_offer",
+    "draft_requisition": "create_requisition",
+    "draft_contract_price_update": "update_contract_price",
+}
 """Tools whose result is an action outside the store, and the action a person approves."""
 
 

@@ -16,7 +16,10 @@ from tools.check_price_increase import (
 from tools.compare_quotes import CompareQuotesInput, CompareQuotesOutput, compare_quotes
 from tools.counter_offer import CounterOfferDraft, DraftCounterOfferInput, draft_counter_offer
 from tools.detect_anomalies import DetectAnomaliesInput, DetectAnomaliesOutput, detect_anomalies
+from tools.erp_actions import ErpActionDraft
+from tools.erp_contract_price import DraftContractPriceInput, draft_contract_price_update
 from tools.erp_lookup import ErpLookupInput, ErpLookupOutput, erp_lookup
+from tools.erp_requisition import DraftRequisitionInput, draft_requisition
 from tools.forecast_price import ForecastPriceInput, ForecastPriceOutput, forecast_price
 from tools.negotiation_advice import (
     NegotiationAdviceInput,
@@ -80,6 +83,13 @@ TOOLS: dict[str, ToolSpec] = {
         ),
         ToolSpec(
             "draft_counter_offer", draft_counter_offer, DraftCounterOfferInput, CounterOfferDraft
+        ),
+        ToolSpec("draft_requisition", draft_requisition, DraftRequisitionInput, ErpActionDraft),
+        ToolSpec(
+            "draft_contract_price_update",
+            draft_contract_price_update,
+            DraftContractPriceInput,
+            ErpActionDraft,
         ),
     )
 }

@@ -11,10 +11,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from core.errors import InvalidInputError
 from core.money import Price
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -60,6 +62,23 @@ def money_amount(value: float, places: int = 4) -> Decimal:
     """A model's float output rounded to a Decimal amount (``Money.from_float``'s rounding)."""
     quantum = Decimal(1).scaleb(-places)
     return Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_EVEN)
+
+
+class ApprovalDecision(BaseModel):
+    """A person's decision on an action the agent drafted."""
+
+    approved: bool
+    by: str = Field(min_length=1)
+    note: str | None = None
+    outcome: Literal["approved", "rejected", "abandoned"] | None = None
+
+    @property
+    def status(self) -> Literal["approved", "rejected", "abandoned"]:
+        """The action's new status; an approval can only be "approved"."""
+        outcome = self.outcome or ("approved" if self.approved else "rejected")
+        if self.approved and outcome != "approved":
+            raise InvalidInputError("an approval cannot have the outcome " + outcome)
+        return outcome
 
 
 class Evidence(BaseModel):

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.errors import ConflictError, NotFoundError
 from core.money import format_unit_price
 from store import audit
 from store.models import CounterOffer, Item, Supplier
 from store.units import UnitCatalog
-from tools.base import Evidence, Money, ToolContext
+from tools.base import ApprovalDecision, Evidence, Money, ToolContext
 from tools.items import resolve_item
 from tools.suppliers import resolve_supplier
 
@@ -59,15 +58,6 @@ class CounterOfferDraft(BaseModel):
     status: str
     requires_approval: bool = True
     evidence: list[Evidence]
-
-
-class CounterOfferDecision(BaseModel):
-    """A person's decision on a drafted action."""
-
-    approved: bool
-    by: str = Field(min_length=1)
-    note: str | None = None
-    outcome: Literal["approved", "rejected", "abandoned"] | None = None
 
 
 def draft_counter_offer(ctx: ToolContext, args: DraftCounterOfferInput) -> CounterOfferDraft:
@@ -158,7 +148,7 @@ def draft_counter_offer(ctx: ToolContext, args: DraftCounterOfferInput) -> Count
 
 
 def decide_counter_offer(
-    ctx: ToolContext, offer_id: int, decision: CounterOfferDecision
+    ctx: ToolContext, offer_id: int, decision: ApprovalDecision
 ) -> CounterOfferDraft:
     """Record a person's approval or rejection of a drafted counter-offer, with an audit entry."""
     offer = ctx.session.scalar(
@@ -170,9 +160,7 @@ def decide_counter_offer(
         raise NotFoundError(f"no counter-offer {offer_id}")
     if offer.status != "pending_approval":
         raise ConflictError(f"counter-offer {offer_id} was already {offer.status}")
-    outcome = decision.outcome or ("approved" if decision.approved else "rejected")
-    if decision.approved and outcome != "approved":
-        raise InvalidInputError("an approval cannot have the outcome " + outcome)
+    outcome = decision.status
     offer.status = outcome
     offer.decided_by = decision.by
     offer.decided_at = dt.datetime.now(dt.UTC)

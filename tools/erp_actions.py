@@ -1,0 +1,371 @@
+"""Writes to an ERP that a person approves: recording them, deciding, sending, listing.
+
+The two drafting tools (``draft_requisition``, ``draft_contract_price_update``) store an
+``erp_actions`` row holding exactly what would be sent, in the ERP's own codes, as
+``pending_approval``. Nothing reaches an ERP before ``decide_erp_action`` records an
+approval; ``send_erp_action`` then sends it:
+
+1. In one transaction the row is locked, checked and set to ``sending`` (committed), so
+   a second sender is refused and a crash leaves a visible "outcome unknown".
+2. The ERP is called outside any transaction.
+3. The answer (the ERP's document number, or why it refused) is recorded and audited.
+
+A failed send stays ``failed`` with the ERP's words and can be sent again
+(``pricing-agent erp send N``); a row left ``sending`` needs ``force``, after a person
+has checked the ERP for the reference ``PA-<id>`` every write carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import ConflictError, NotFoundError, PricingAgentError
+from integrations.base import ContractPriceUpdate, ERPConnector, RequisitionDraft, WriteResult
+from store import audit
+from store.models import ErpAction, Item, Supplier
+from tools.base import ApprovalDecision, Evidence, Money, ToolContext
+
+log = logging.getLogger(__name__)
+
+ActionKind = Literal["create_requisition", "update_contract_price"]
+ConnectorFactory = Callable[[str], ERPConnector]
+"""Builds the connector of an ERP by system name (``integrations.connectors.build_connector``)."""
+SessionFactory = Callable[[uuid.UUID], AbstractContextManager[Session]]
+
+SYSTEM_NAMES = {"sap": "SAP S/4HANA", "ebs": "Oracle EBS", "d365": "Dynamics 365"}
+
+
+def build_connector(system: str) -> ERPConnector:
+    """The configured connector of ``system`` (the default ``ConnectorFactory``)."""
+    from integrations.connectors import build_connector as build
+
+    return build(system)
+
+
+def system_name(system: str) -> str:
+    """The ERP's name as a buyer knows it."""
+    return SYSTEM_NAMES.get(system, system)
+
+
+def reference(action_id: int) -> str:
+    """The reference every write carries into the ERP, to find it there again."""
+    return f"PA-{action_id}"
+
+
+class ErpActionDraft(BaseModel):
+    """A write to an ERP: what will be (or was) sent, and where it stands."""
+
+    id: int
+    action: ActionKind
+    system: str = Field(description="sap, ebs or d365.")
+    system_name: str
+    status: str = Field(
+        description="pending_approval, rejected, abandoned, approved, sending, sent or failed."
+    )
+    summary: str = Field(description="One line: what the write does.")
+    message: str = Field(description="The write field by field, as the ERP will receive it.")
+    reference: str = Field(description="Carried into the ERP document to find it again.")
+    item_code: str
+    item_name: str
+    erp_item_code: str
+    supplier: str | None
+    erp_supplier_code: str | None
+    quantity: Decimal | None = Field(description="Requisition quantity, in the ERP's unit.")
+    price: Money = Field(description="Unit price sent, per the ERP's unit (catalogue code).")
+    erp_unit: str = Field(description="The unit as the ERP spells it.")
+    previous_price: Money | None = Field(description="The contract line's price before.")
+    change_pct: Decimal | None = Field(description="New against previous price, in percent.")
+    contract_number: str | None
+    line: str | None
+    need_by: dt.date | None
+    plant: str | None
+    external_id: str | None = Field(description="The ERP's document number, once sent.")
+    erp_message: str | None
+    error: str | None = Field(description="Why the ERP refused, if it did.")
+    requires_approval: bool
+    evidence: list[Evidence]
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record_action(
+    ctx: ToolContext,
+    *,
+    kind: ActionKind,
+    system: str,
+    item: Item,
+    supplier: Supplier | None,
+    payload: Callable[[int], dict[str, Any]],
+    summary: str,
+    basis: dict[str, Any],
+) -> ErpAction:
+    """Store a drafted write (``payload`` is built from the new id) and audit it."""
+    action = ErpAction(
+        org_id=ctx.org_id,
+        thread_id=ctx.thread_id,
+        kind=kind,
+        system=system,
+        item_id=item.id,
+        supplier_id=supplier.id if supplier is not None else None,
+        payload={},
+        summary=summary,
+        basis=basis,
+        created_by=ctx.actor,
+    )
+    ctx.session.add(action)
+    ctx.session.flush()
+    action.payload = payload(action.id)
+    ctx.session.flush()
+    audit.record(
+        session=ctx.session,
+        org_id=ctx.org_id,
+        actor=ctx.actor,
+        action="erp_action.drafted",
+        entity="erp_actions",
+        entity_ids=[action.id],
+        details={"kind": kind, "system": system, "payload": action.payload},
+    )
+    return action
+
+
+def _money(value: dict[str, Any] | None) -> Money | None:
+    if not value:
+        return None
+    return Money(
+        amount=Decimal(str(value["amount"])), currency=value["currency"], unit=value["unit"]
+    )
+
+
+def view(ctx: ToolContext, action: ErpAction) -> ErpActionDraft:
+    """The action as the faces show it."""
+    item = ctx.session.get(Item, (ctx.org_id, action.item_id))
+    supplier = (
+        ctx.session.get(Supplier, (ctx.org_id, action.supplier_id))
+        if action.supplier_id is not None
+        else None
+    )
+    assert item is not None
+    payload, basis = action.payload, action.basis
+    price = _money(basis.get("price"))
+    assert price is not None
+    quantity = payload.get("quantity")
+    change = basis.get("change_pct")
+    need_by = payload.get("need_by_date") or payload.get("valid_from")
+    return ErpActionDraft(
+        id=action.id,
+        action=action.kind,
+        system=action.system,
+        system_name=system_name(action.system),
+        status=action.status,
+        summary=action.summary,
+        message=basis.get("message", action.summary),
+        reference=reference(action.id),
+        item_code=item.code,
+        item_name=item.name,
+        erp_item_code=str(payload.get("item_code") or basis.get("erp_item_code") or ""),
+        supplier=supplier.name if supplier is not None else None,
+        erp_supplier_code=payload.get("supplier_code") or basis.get("erp_supplier_code"),
+        quantity=Decimal(quantity) if quantity is not None else None,
+        price=price,
+        erp_unit=str(payload.get("unit", "")),
+        previous_price=_money(basis.get("previous_price")),
+        change_pct=Decimal(change) if change is not None else None,
+        contract_number=payload.get("contract_number"),
+        line=payload.get("line_number"),
+        need_by=dt.date.fromisoformat(need_by) if need_by else None,
+        plant=payload.get("plant"),
+        external_id=action.external_id,
+        erp_message=action.erp_message,
+        error=action.error,
+        requires_approval=action.status == "pending_approval",
+        evidence=[Evidence.model_validate(e) for e in basis.get("evidence", [])],
+    )
+
+
+def _locked(ctx: ToolContext, action_id: int) -> ErpAction:
+    action = ctx.session.scalar(
+        select(ErpAction)
+        .where(ErpAction.org_id == ctx.org_id, ErpAction.id == action_id)
+        .with_for_update()
+    )
+    if action is None:
+        raise NotFoundError(f"no ERP action {action_id}")
+    return action
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def decide_erp_action(
+    ctx: ToolContext, action_id: int, decision: ApprovalDecision
+) -> ErpActionDraft:
+    """Record a person's approval or rejection of a drafted ERP write, with an audit entry.
+
+    An approval does not send: ``send_erp_action`` does, after this transaction commits.
+    """
+    action = _locked(ctx, action_id)
+    if action.status != "pending_approval":
+        raise ConflictError(f"ERP action {action_id} was already {action.status}")
+    action.status = decision.status
+    action.decided_by = decision.by
+    action.decided_at = dt.datetime.now(dt.UTC)
+    action.decision_note = decision.note
+    audit.record(
+        session=ctx.session,
+        org_id=ctx.org_id,
+        actor=decision.by,
+        action=f"erp_action.{action.status}",
+        entity="erp_actions",
+        entity_ids=[action.id],
+        details={"note": decision.note, "thread_id": action.thread_id},
+    )
+    ctx.session.flush()
+    return view(ctx, action)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def _request(action: ErpAction) -> RequisitionDraft | ContractPriceUpdate:
+    p = action.payload
+    day = dt.date.fromisoformat
+    if action.kind == "create_requisition":
+        return RequisitionDraft(
+            item_code=p["item_code"],
+            quantity=Decimal(p["quantity"]),
+            unit=p["unit"],
+            unit_price=Decimal(p["unit_price"]),
+            currency=p["currency"],
+            supplier_code=p.get("supplier_code"),
+            need_by_date=day(p["need_by_date"]) if p.get("need_by_date") else None,
+            plant=p.get("plant"),
+            note=p.get("note"),
+        )
+    return ContractPriceUpdate(
+        contract_number=p["contract_number"],
+        line_number=p["line_number"],
+        unit_price=Decimal(p["unit_price"]),
+        currency=p["currency"],
+        unit=p["unit"],
+        valid_from=day(p["valid_from"]) if p.get("valid_from") else None,
+    )
+
+
+def _call(
+    connectors: ConnectorFactory,
+    system: str,
+    action_id: int,
+    request: RequisitionDraft | ContractPriceUpdate,
+) -> WriteResult | str:
+    """Send one write; the ERP's answer, or why it could not be sent (never raises)."""
+    name = system_name(system)
+    try:
+        connector = connectors(system)
+    except PricingAgentError as exc:
+        return f"{name} is not reachable: {exc}"
+    try:
+        if isinstance(request, RequisitionDraft):
+            return connector.create_requisition(request)
+        return connector.update_contract_price(request)
+    except PricingAgentError as exc:
+        return f"{name} refused the write: {exc}"
+    except Exception as exc:
+        # The buyer gets a plain message; the operator gets the traceback.
+        log.exception("ERP action %s: %s write failed", action_id, system)
+        return f"{name} write failed unexpectedly ({type(exc).__name__}); it was logged"
+    finally:
+        connector.close()
+
+
+def send_erp_action(
+    sessions: SessionFactory,
+    org_id: uuid.UUID,
+    action_id: int,
+    *,
+    connectors: ConnectorFactory,
+    actor: str,
+    force: bool = False,
+) -> ErpActionDraft:
+    """Send an approved (or failed) ERP write and record the ERP's answer.
+
+    ``force`` also sends one left ``sending`` by a crash: only after a person has
+    checked the ERP for its reference, since the first attempt may have arrived.
+    """
+    with sessions(org_id) as session:
+        ctx = ToolContext(session=session, org_id=org_id, actor=actor)
+        action = _locked(ctx, action_id)
+        allowed = {"approved", "failed"} | ({"sending"} if force else set())
+        if action.status not in allowed:
+            hint = (
+                f"; its outcome is unknown: look for {reference(action_id)} in "
+                f"{system_name(action.system)}, then send again with force"
+                if action.status == "sending"
+                else ""
+            )
+            raise ConflictError(f"ERP action {action_id} is {action.status}{hint}")
+        resend = action.attempts > 0
+        system, request = action.system, _request(action)
+        action.status = "sending"
+        action.attempts += 1
+        action.last_attempt_at = dt.datetime.now(dt.UTC)
+        if resend:
+            audit.record(
+                session=session,
+                org_id=org_id,
+                actor=actor,
+                action="erp_action.resent",
+                entity="erp_actions",
+                entity_ids=[action_id],
+                details={"attempt": action.attempts, "forced": force},
+            )
+    answer = _call(connectors, system, action_id, request)
+    with sessions(org_id) as session:
+        ctx = ToolContext(session=session, org_id=org_id, actor=actor)
+        action = _locked(ctx, action_id)
+        if isinstance(answer, WriteResult):
+            action.status = "sent"
+            action.sent_at = dt.datetime.now(dt.UTC)
+            action.external_id = answer.document_id
+            action.erp_message = answer.message
+            action.error = None
+            details: dict[str, Any] = {"document": answer.document_id, "message": answer.message}
+        else:
+            action.status = "failed"
+            action.error = answer
+            details = {"error": answer, "attempt": action.attempts}
+        audit.record(
+            session=session,
+            org_id=org_id,
+            actor=actor,
+            action=f"erp_action.{action.status}",
+            entity="erp_actions",
+            entity_ids=[action_id],
+            details=details,
+        )
+        session.flush()
+        return view(ctx, action)
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def list_erp_actions(
+    ctx: ToolContext, *, status: str | None = None, limit: int = 50
+) -> list[ErpActionDraft]:
+    """The organisation's ERP writes, newest first, optionally of one status."""
+    query = select(ErpAction).where(ErpAction.org_id == ctx.org_id)
+    if status is not None:
+        query = query.where(ErpAction.status == status)
+    rows = ctx.session.scalars(query.order_by(ErpAction.id.desc()).limit(limit)).all()
+    return [view(ctx, row) for row in rows]
