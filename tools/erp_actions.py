@@ -52,6 +52,12 @@ def build_connector(system: str) -> ERPConnector:
     return build(system)
 
 
+def exact(amount: Decimal) -> str:
+    """An amount as it is sent: every digit, at least cents, thousands separated."""
+    places = max(2, -int(amount.normalize().as_tuple().exponent))
+    return f"{amount:,.{places}f}"
+
+
 def system_name(system: str) -> str:
     """The ERP's name as a buyer knows it."""
     return SYSTEM_NAMES.get(system, system)

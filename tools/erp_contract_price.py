@@ -22,6 +22,7 @@ from tools.base import Evidence, Money, ToolContext
 from tools.erp_actions import (
     SYSTEM_NAMES,
     ErpActionDraft,
+    exact,
     record_action,
     reference,
     system_name,
@@ -140,7 +141,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
     amount = new.amount.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN).normalize()
     if amount == line.unit_price:
         raise InvalidInputError(
-            f"line {line.line_no} is already at {currency} {format_unit_price(amount)}/{line.unit}"
+            f"line {line.line_no} is already at {currency} {exact(amount)}/{line.unit}"
         )
     change = ((amount - line.unit_price) / line.unit_price * 100).quantize(PCT)
     spelling = line.erp_unit or erp_spelling(system, line.unit)
@@ -157,8 +158,8 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
         .limit(1)
     )
     name = system_name(system)
-    old_text = f"{currency} {format_unit_price(line.unit_price)}"
-    new_text = f"{currency} {format_unit_price(amount)}"
+    old_text = f"{currency} {exact(line.unit_price)}"
+    new_text = f"{currency} {exact(amount)}"
     summary = (
         f"contract price change in {name}: {contract.contract_number} line {line.line_no} "
         f"({item.name}) from {old_text} to {new_text} per {spelling} ({change:+}%)"

@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
 from core.errors import InvalidInputError, NotFoundError, PricingAgentError
-from core.money import Price, format_unit_price
+from core.money import Price
 from integrations.units import erp_spelling, resolve_erp_unit
 from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, SupplierAlias
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
-from tools.erp_actions import ErpActionDraft, record_action, reference, system_name, view
+from tools.erp_actions import ErpActionDraft, exact, record_action, reference, system_name, view
 from tools.items import resolve_item
 from tools.suppliers import resolve_supplier
 
@@ -213,7 +213,7 @@ def draft_requisition(ctx: ToolContext, args: DraftRequisitionInput) -> ErpActio
     name = system_name(system)
     summary = (
         f"requisition in {name} for {quantity:,} {spelling} of {alias.external_code} "
-        f"({item.name}) at {price.currency} {format_unit_price(amount)}/{spelling}"
+        f"({item.name}) at {price.currency} {exact(amount)}/{spelling}"
         + (f" from {supplier.name} ({vendor})" if supplier is not None else "")
         + (f", needed by {args.need_by.isoformat()}" if args.need_by else "")
     )
@@ -242,7 +242,7 @@ def draft_requisition(ctx: ToolContext, args: DraftRequisitionInput) -> ErpActio
             if asked_unit.code != erp_unit.code
             else ""
         ),
-        f"- expected price: {price.currency} {format_unit_price(amount)} per {spelling}, "
+        f"- expected price: {price.currency} {exact(amount)} per {spelling}, "
         f"from {basis['source']}",
         f"- estimated value: {price.currency} {(amount * quantity):,.2f}",
     ]
