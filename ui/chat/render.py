@@ -50,6 +50,8 @@ def summarize(tool: str, output: dict[str, Any] | None) -> str:  # noqa: PLR0911
             )
         case "forecast_price":
             return str(output.get("reading") or output.get("direction"))
+        case "draft_requisition" | "draft_contract_price_update":
+            return f"#{output['id']} {output['status'].replace('_', ' ')}: {output['summary']}"
         case _:
             scalars = [f"{k}: {v}" for k, v in output.items() if isinstance(v, str | int | float)]
             return "; ".join(scalars[:4]) or "done"

@@ -284,20 +284,36 @@ def context_text(result: TurnResult) -> str:
     return f"Tools: {tools} · Mode: {escape(mode_text(result))}"
 
 
+# The approve button's confirmation, per action: what pressing it does.
+_CONFIRM = {
+    "send_counter_offer": ("Approve the counter-offer?", "It is recorded as approved to send."),
+    "create_requisition": ("Create the requisition?", "It is created in the ERP at once."),
+    "update_contract_price": ("Change the contract price?", "The ERP is changed at once."),
+}
+
+
 def approval_blocks(pending: ApprovalRequest, thread_id: str) -> list[Block]:
     """What waits for approval, and the Approve / Reject buttons (value: the thread id)."""
     draft = pending.draft
-    summary = (
+    head = (
         f"*Waiting for approval:* {escape(pending.action.replace('_', ' '))} "
-        f"#{escape(str(draft.get('id', '?')))} to {escape(str(draft.get('supplier', '')))} — "
-        f"{escape(str(draft.get('item_name', '')))} ({escape(str(draft.get('item_code', '')))}) "
-        f"at {unit_price(draft.get('price'))}"
+        f"#{escape(str(draft.get('id', '?')))}"
     )
-    if draft.get("quantity"):
-        price = draft.get("price")
-        unit = price.get("unit", "") if isinstance(price, dict) else ""
-        summary += f" for {quantity(draft['quantity'])} {escape(str(unit))}"
-        summary = summary.rstrip()
+    if draft.get("summary"):
+        # An ERP write: its one-line summary already says what, where, how much.
+        summary = f"{head}: {escape(str(draft['summary']))}"
+    else:
+        summary = (
+            f"{head} to {escape(str(draft.get('supplier', '')))} — "
+            f"{escape(str(draft.get('item_name', '')))} "
+            f"({escape(str(draft.get('item_code', '')))}) at {unit_price(draft.get('price'))}"
+        )
+        if draft.get("quantity"):
+            price = draft.get("price")
+            unit = price.get("unit", "") if isinstance(price, dict) else ""
+            summary += f" for {quantity(draft['quantity'])} {escape(str(unit))}"
+            summary = summary.rstrip()
+    title, effect = _CONFIRM.get(pending.action, ("Approve this action?", "It is carried out."))
     return [
         section(summary + "\nOnly a buyer or admin of the organisation may decide."),
         {
@@ -311,8 +327,8 @@ def approval_blocks(pending: ApprovalRequest, thread_id: str) -> list[Block]:
                     "text": {"type": "plain_text", "text": "Approve"},
                     "value": thread_id,
                     "confirm": {
-                        "title": {"type": "plain_text", "text": "Approve the counter-offer?"},
-                        "text": {"type": "mrkdwn", "text": "It is recorded as approved to send."},
+                        "title": {"type": "plain_text", "text": title},
+                        "text": {"type": "mrkdwn", "text": effect},
                         "confirm": {"type": "plain_text", "text": "Approve"},
                         "deny": {"type": "plain_text", "text": "Cancel"},
                     },
