@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,3 +121,30 @@ def llm_settings(settings: Settings) -> Callable[..., Settings]:
         )
 
     return make
+
+
+@pytest.fixture
+def cli(settings: Settings, database):
+    """Run ``pricing-agent`` against the test store; return the finished process."""
+    env = {
+        **os.environ,
+        "PRICING_AGENT_DATA_DIR": str(settings.data_dir),
+        "PRICING_AGENT_DB_NAME": settings.db_name,
+    }
+    env.pop("DATABASE_URL", None)
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ui.cli", *args],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    return run

@@ -52,6 +52,12 @@ def build_connector(system: str) -> ERPConnector:
     return build(system)
 
 
+def trim(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, never in exponent form (120, not 1.2E+2)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+
+
 def exact(amount: Decimal) -> str:
     """An amount as it is sent: every digit, at least cents, thousands separated."""
     places = max(2, -int(amount.normalize().as_tuple().exponent))

@@ -26,6 +26,7 @@ from tools.erp_actions import (
     record_action,
     reference,
     system_name,
+    trim,
     view,
 )
 from tools.items import resolve_item
@@ -138,7 +139,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
     catalog = UnitCatalog.load(ctx.session)
     asked = Price(args.unit_price, currency, catalog.get(args.unit or line.unit).code)
     new = catalog.convert_price(asked, line.unit)
-    amount = new.amount.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN).normalize()
+    amount = trim(new.amount.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN))
     if amount == line.unit_price:
         raise InvalidInputError(
             f"line {line.line_no} is already at {currency} {exact(amount)}/{line.unit}"
@@ -178,7 +179,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
         fields = {
             "contract_number": contract.contract_number,
             "line_number": line.line_no,
-            "unit_price": str(amount),
+            "unit_price": format(amount, "f"),
             "currency": currency,
             "unit": spelling,
             "valid_from": args.valid_from.isoformat() if args.valid_from else None,

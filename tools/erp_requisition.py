@@ -19,7 +19,15 @@ from integrations.units import erp_spelling, resolve_erp_unit
 from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, SupplierAlias
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
-from tools.erp_actions import ErpActionDraft, exact, record_action, reference, system_name, view
+from tools.erp_actions import (
+    ErpActionDraft,
+    exact,
+    record_action,
+    reference,
+    system_name,
+    trim,
+    view,
+)
 from tools.items import resolve_item
 from tools.suppliers import resolve_supplier
 
@@ -200,7 +208,7 @@ def draft_requisition(ctx: ToolContext, args: DraftRequisitionInput) -> ErpActio
     spelling = alias.erp_unit or erp_spelling(system, item.unit or asked_unit.code)
     erp_unit = resolve_erp_unit(catalog, system, spelling) or catalog.get(item.unit or "ea")
     quantity = catalog.convert_quantity(args.quantity, asked_unit.code, erp_unit.code)
-    quantity = quantity.quantize(QUANTITY_PLACES, rounding=ROUND_UP).normalize()
+    quantity = trim(quantity.quantize(QUANTITY_PLACES, rounding=ROUND_UP))
     if args.need_by is not None and args.need_by < ctx.as_of:
         raise InvalidInputError(f"need-by date {args.need_by} is in the past")
     supplier = resolve_supplier(ctx, args.supplier) if args.supplier else None
@@ -208,7 +216,7 @@ def draft_requisition(ctx: ToolContext, args: DraftRequisitionInput) -> ErpActio
         ctx, args, item, system, supplier, (args.quantity, asked_unit.code)
     )
     price = catalog.convert_price(found, erp_unit.code)
-    amount = price.amount.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN).normalize()
+    amount = trim(price.amount.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN))
     vendor = _vendor_code(ctx, supplier, system) if supplier is not None else None
     name = system_name(system)
     summary = (
@@ -222,9 +230,9 @@ def draft_requisition(ctx: ToolContext, args: DraftRequisitionInput) -> ErpActio
         note = reference(action_id) + (f": {args.note.strip()}" if args.note else "")
         fields = {
             "item_code": alias.external_code,
-            "quantity": str(quantity),
+            "quantity": format(quantity, "f"),
             "unit": spelling,
-            "unit_price": str(amount),
+            "unit_price": format(amount, "f"),
             "currency": price.currency,
             "supplier_code": vendor,
             "need_by_date": args.need_by.isoformat() if args.need_by else None,

@@ -839,7 +839,8 @@ def feed(org: OrgOption = None) -> None:
 
 
 erp_app = typer.Typer(
-    help="ERP items waiting for a person: matches to confirm.", no_args_is_help=True
+    help="ERP work for a person: item matches to confirm, approved writes to send.",
+    no_args_is_help=True,
 )
 app.add_typer(erp_app, name="erp")
 
@@ -900,6 +901,64 @@ def erp_reject(
 ) -> None:
     """Keep an ERP item apart from the store item it was matched to."""
     _decide_match(system, code, item, org, confirm=False)
+
+
+@erp_app.command("actions")
+def erp_actions(
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this status: pending_approval, sent, failed, sending, ..."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    org: OrgOption = None,
+) -> None:
+    """List the ERP writes the agent drafted (requisitions, contract prices), newest first."""
+    from tools.base import ToolContext
+    from tools.erp_actions import list_erp_actions
+
+    with _tenant(org) as (session, org_id):
+        ctx = ToolContext(session=session, org_id=org_id, actor="cli")
+        actions = list_erp_actions(ctx, status=status, limit=limit)
+    if as_json:
+        print(json.dumps([a.model_dump(mode="json") for a in actions]))
+        return
+    table = Table("id", "status", "system", "what", "ERP document", "error")
+    for a in actions:
+        table.add_row(str(a.id), a.status, a.system, a.summary, a.external_id or "", a.error or "")
+    out.print(table)
+
+
+@erp_app.command("send")
+def erp_send(
+    action_id: Annotated[int, typer.Argument(help="The action's id (erp actions lists them).")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Also send one left 'sending' by a crash; first check the ERP for PA-<id>.",
+        ),
+    ] = False,
+    org: OrgOption = None,
+) -> None:
+    """Send an approved ERP write again after it failed (the ERP was down, say)."""
+    from tools.erp_actions import build_connector, send_erp_action
+
+    db = _database()
+    org_id, _ = _org_id(db, org)
+    action = send_erp_action(
+        db.session_scope,
+        org_id,
+        action_id,
+        connectors=build_connector,
+        actor="cli",
+        force=force,
+    )
+    if action.status == "sent":
+        out.print(f"#{action.id} sent: {action.system_name} document {action.external_id}")
+        return
+    out.print(f"#{action.id} failed again: {action.error}", markup=False)
+    raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -287,9 +287,9 @@ class SapConnector:
         item: dict[str, Any] = {
             "PurchaseRequisitionItem": "10",
             "Material": draft.item_code,
-            "RequestedQuantity": str(draft.quantity),
+            "RequestedQuantity": format(draft.quantity, "f"),
             "BaseUnit": draft.unit,
-            "PurchaseRequisitionPrice": str(draft.unit_price),
+            "PurchaseRequisitionPrice": format(draft.unit_price, "f"),
             "PurReqnItemCurrency": draft.currency,
             "Plant": draft.plant,
             "FixedSupplier": draft.supplier_code,
@@ -334,7 +334,7 @@ class SapConnector:
             f"PurchaseContractItem={string_literal(update.line_number)})"
         )
         body = {
-            "ContractNetPriceAmount": str(update.unit_price),
+            "ContractNetPriceAmount": format(update.unit_price, "f"),
             "NetPriceQuantity": "1",
             "OrderPriceUnit": update.unit,
             "DocumentCurrency": update.currency,

@@ -9,37 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
-
 from core.settings import Settings
 from tests.conftest import FIXTURES, SAMPLE
-
-
-@pytest.fixture
-def cli(settings: Settings, database):
-    """Run ``pricing-agent`` against the test store; return the finished process."""
-    env = {
-        **os.environ,
-        "PRICING_AGENT_DATA_DIR": str(settings.data_dir),
-        "PRICING_AGENT_DB_NAME": settings.db_name,
-    }
-    env.pop("DATABASE_URL", None)
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ui.cli", *args],
-            check=False,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    return run
 
 
 def test_org_key_and_import_workflow(cli, tmp_path):

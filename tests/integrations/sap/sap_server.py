@@ -51,6 +51,54 @@ class Service:
     sets: dict[str, EntityType]
 
 
+# No EDMX of API_PURCHASEREQ_PROCESS_SRV is shipped in ../shared; this hand-written subset
+# names the entity sets and fields of SAP's published service that the connector uses.
+REQUISITION_EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"
+ xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
+<edmx:DataServices m:DataServiceVersion="2.0">
+<Schema Namespace="API_PURCHASEREQ_PROCESS_SRV" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">
+<EntityType Name="A_PurchaseRequisitionHeaderType">
+ <Key><PropertyRef Name="PurchaseRequisition"/></Key>
+ <Property Name="PurchaseRequisition" Type="Edm.String" Nullable="false" MaxLength="10"/>
+ <Property Name="PurchaseRequisitionType" Type="Edm.String" MaxLength="4"/>
+ <Property Name="PurReqnDescription" Type="Edm.String" MaxLength="40"/>
+ <NavigationProperty Name="to_PurchaseReqnItem"
+  Relationship="API_PURCHASEREQ_PROCESS_SRV.assoc_Header_Item"
+  FromRole="FromRole_Header" ToRole="ToRole_Item"/>
+</EntityType>
+<EntityType Name="A_PurchaseRequisitionItemType">
+ <Key><PropertyRef Name="PurchaseRequisition"/><PropertyRef Name="PurchaseRequisitionItem"/></Key>
+ <Property Name="PurchaseRequisition" Type="Edm.String" Nullable="false" MaxLength="10"/>
+ <Property Name="PurchaseRequisitionItem" Type="Edm.String" Nullable="false" MaxLength="5"/>
+ <Property Name="PurchaseRequisitionItemText" Type="Edm.String" MaxLength="40"/>
+ <Property Name="Material" Type="Edm.String" MaxLength="40"/>
+ <Property Name="RequestedQuantity" Type="Edm.Decimal" Precision="13" Scale="3"/>
+ <Property Name="BaseUnit" Type="Edm.String" MaxLength="3"/>
+ <Property Name="PurchaseRequisitionPrice" Type="Edm.Decimal" Precision="12" Scale="3"/>
+ <Property Name="PurReqnItemCurrency" Type="Edm.String" MaxLength="5"/>
+ <Property Name="Plant" Type="Edm.String" MaxLength="4"/>
+ <Property Name="FixedSupplier" Type="Edm.String" MaxLength="10"/>
+ <Property Name="DeliveryDate" Type="Edm.DateTime" Precision="0"/>
+</EntityType>
+<Association Name="assoc_Header_Item">
+ <End Type="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionHeaderType" Multiplicity="1"
+  Role="FromRole_Header"/>
+ <End Type="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionItemType" Multiplicity="*"
+  Role="ToRole_Item"/>
+</Association>
+<EntityContainer Name="API_PURCHASEREQ_PROCESS_SRV_Entities" m:IsDefaultEntityContainer="true">
+ <EntitySet Name="A_PurchaseRequisitionHeader"
+  EntityType="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionHeaderType"/>
+ <EntitySet Name="A_PurchaseRequisitionItem"
+  EntityType="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionItemType"/>
+</EntityContainer>
+</Schema>
+</edmx:DataServices>
+</edmx:Edmx>
+"""
+
+
 def load_service(name: str) -> Service:
     """Read one EDMX: entity sets, their types' properties and navigation targets."""
     return service_from_edmx(name, (FIXTURES / f"{name}.edmx").read_bytes())
@@ -200,9 +248,46 @@ class SapState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
+    def apply_change(self, service_name: str, rest: str, payload: dict[str, Any]) -> bool:
+        """Apply a MERGE to the served entity with those keys, as SAP would; False if none.
+
+        Its document's ``LastChangeDateTime`` moves to now, so an incremental read sees it.
+        """
+        match = _KEYED.match(rest)
+        if match is None:
+            return False
+        keys = {}
+        for part in match.group(2).split(","):
+            name, _, literal = part.partition("=")
+            keys[name] = unquote(literal).strip("'").replace("''", "'")
+        for rows in self.data.get(service_name, {}).values():
+            for document in rows:
+                for entity in _entities(document):
+                    if all(str(entity.get(k)) == v for k, v in keys.items()):
+                        for name, value in payload.items():
+                            old = entity.get(name)
+                            entity[name] = Decimal(value) if isinstance(old, Decimal) else value
+                        document["LastChangeDateTime"] = dt.datetime.now(dt.UTC)
+                        return True
+        return False
+
     def rotate_csrf(self) -> None:
         """Make the client's cached CSRF token stale, as a session timeout does."""
         self.csrf_token = f"csrf-{next(self._counter) + 100}"
+
+
+_KEYED = re.compile(r"^(\w+)\((.*)\)$")
+
+
+def _entities(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A document and the entities nested in its navigation lists."""
+    found = [document]
+    for value in document.values():
+        if isinstance(value, list):
+            for child in value:
+                if isinstance(child, dict):
+                    found.extend(_entities(child))
+    return found
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -473,6 +558,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if name not in etype.properties and name not in etype.navigation:
                     raise BadRequestError(400, "/IWBEP/CM_MGW_RT/021", f"Property {name} not found")
         if method in ("MERGE", "PATCH", "PUT"):
+            with state.lock:
+                state.apply_change(service_name, rest, payload)
             self._send(204, b"", "application/json")
             return
         if rest == "A_PurchaseRequisitionHeader":

@@ -34,6 +34,7 @@ from integrations.sap.odata import (
     parse_decimal,
 )
 from tests.integrations.sap.sap_server import (
+    REQUISITION_EDMX,
     Fault,
     Raw,
     SapServer,
@@ -544,54 +545,6 @@ def test_wire_values_parse_exactly() -> None:
         )
         == "datetimeoffset'2024-01-01T00:00:00Z'"
     )
-
-
-# No EDMX of API_PURCHASEREQ_PROCESS_SRV is shipped in ../shared; this hand-written subset
-# names the entity sets and fields of SAP's published service that the connector uses.
-REQUISITION_EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
-<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"
- xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
-<edmx:DataServices m:DataServiceVersion="2.0">
-<Schema Namespace="API_PURCHASEREQ_PROCESS_SRV" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">
-<EntityType Name="A_PurchaseRequisitionHeaderType">
- <Key><PropertyRef Name="PurchaseRequisition"/></Key>
- <Property Name="PurchaseRequisition" Type="Edm.String" Nullable="false" MaxLength="10"/>
- <Property Name="PurchaseRequisitionType" Type="Edm.String" MaxLength="4"/>
- <Property Name="PurReqnDescription" Type="Edm.String" MaxLength="40"/>
- <NavigationProperty Name="to_PurchaseReqnItem"
-  Relationship="API_PURCHASEREQ_PROCESS_SRV.assoc_Header_Item"
-  FromRole="FromRole_Header" ToRole="ToRole_Item"/>
-</EntityType>
-<EntityType Name="A_PurchaseRequisitionItemType">
- <Key><PropertyRef Name="PurchaseRequisition"/><PropertyRef Name="PurchaseRequisitionItem"/></Key>
- <Property Name="PurchaseRequisition" Type="Edm.String" Nullable="false" MaxLength="10"/>
- <Property Name="PurchaseRequisitionItem" Type="Edm.String" Nullable="false" MaxLength="5"/>
- <Property Name="PurchaseRequisitionItemText" Type="Edm.String" MaxLength="40"/>
- <Property Name="Material" Type="Edm.String" MaxLength="40"/>
- <Property Name="RequestedQuantity" Type="Edm.Decimal" Precision="13" Scale="3"/>
- <Property Name="BaseUnit" Type="Edm.String" MaxLength="3"/>
- <Property Name="PurchaseRequisitionPrice" Type="Edm.Decimal" Precision="12" Scale="3"/>
- <Property Name="PurReqnItemCurrency" Type="Edm.String" MaxLength="5"/>
- <Property Name="Plant" Type="Edm.String" MaxLength="4"/>
- <Property Name="FixedSupplier" Type="Edm.String" MaxLength="10"/>
- <Property Name="DeliveryDate" Type="Edm.DateTime" Precision="0"/>
-</EntityType>
-<Association Name="assoc_Header_Item">
- <End Type="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionHeaderType" Multiplicity="1"
-  Role="FromRole_Header"/>
- <End Type="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionItemType" Multiplicity="*"
-  Role="ToRole_Item"/>
-</Association>
-<EntityContainer Name="API_PURCHASEREQ_PROCESS_SRV_Entities" m:IsDefaultEntityContainer="true">
- <EntitySet Name="A_PurchaseRequisitionHeader"
-  EntityType="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionHeaderType"/>
- <EntitySet Name="A_PurchaseRequisitionItem"
-  EntityType="API_PURCHASEREQ_PROCESS_SRV.A_PurchaseRequisitionItemType"/>
-</EntityContainer>
-</Schema>
-</edmx:DataServices>
-</edmx:Edmx>
-"""
 
 
 def test_create_requisition_without_the_service_is_a_clear_error(
