@@ -14,6 +14,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
     anomalies,
     chat,
+    erp,
     forecasts,
     health,
     imports,
@@ -32,6 +33,7 @@ from api.settings import ApiSettings, get_api_settings
 from api.warmup import ModelWarmup
 from core.settings import Settings, get_settings
 from store.db import Database
+from tools.erp_actions import ConnectorFactory, build_connector
 from ui.chat.mount import mount_chat
 from ui.chat.settings import ChatSettings, get_chat_settings
 from ui.slack.http import mount_slack
@@ -57,6 +59,7 @@ def create_app(
     database: Database | None = None,
     warm_models: bool = True,
     chat_settings: ChatSettings | None = None,
+    erp_connectors: ConnectorFactory | None = None,
 ) -> FastAPI:
     """Build the service; pass ``database`` to share one (tests), else one is made."""
     settings = settings or (database.settings if database else get_settings())
@@ -74,6 +77,7 @@ def create_app(
         ),
         toucher=KeyToucher(api_settings.key_touch_seconds),
         metrics=metrics,
+        erp_connectors=erp_connectors or build_connector,
     )
     warmup = ModelWarmup(db)
 
@@ -123,6 +127,7 @@ def create_app(
         rfqs,
         imports,
         chat,
+        erp,
         keys,
     ):
         router = module.router

@@ -28,6 +28,7 @@ from core.settings import Settings
 from store import orgs
 from store.db import Database
 from tools.base import EARLIEST_DATE, LATEST_DATE, ToolContext
+from tools.erp_actions import ConnectorFactory
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -43,6 +44,7 @@ class Services:
     limiter: RateLimiter
     toucher: KeyToucher
     metrics: Metrics
+    erp_connectors: ConnectorFactory  # builds an ERP's connector for an approved write
 
 
 async def services(request: Request) -> Services:

@@ -291,7 +291,7 @@ def _call(
             return connector.create_requisition(request)
         return connector.update_contract_price(request)
     except PricingAgentError as exc:
-        return f"{name} refused the write: {exc}"
+        return f"{name} did not take the write: {exc}"
     except Exception as exc:
         # The buyer gets a plain message; the operator gets the traceback.
         log.exception("ERP action %s: %s write failed", action_id, system)
@@ -370,6 +370,16 @@ def send_erp_action(
 
 
 # --------------------------------------------------------------------------- listing
+
+
+def get_erp_action(ctx: ToolContext, action_id: int) -> ErpActionDraft:
+    """One ERP write of the organisation, or NotFoundError."""
+    action = ctx.session.scalar(
+        select(ErpAction).where(ErpAction.org_id == ctx.org_id, ErpAction.id == action_id)
+    )
+    if action is None:
+        raise NotFoundError(f"no ERP action {action_id}")
+    return view(ctx, action)
 
 
 def list_erp_actions(

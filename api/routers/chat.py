@@ -173,6 +173,7 @@ def approve(
         thread_id=thread_id,
         decision=decision,
         settings=svc.settings,
+        erp_connectors=svc.erp_connectors,
     )
     _count_tools(svc.metrics, result)
     return result

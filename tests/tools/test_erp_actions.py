@@ -415,7 +415,7 @@ def test_an_erp_refusal_is_kept_as_failed_and_can_be_sent_again(
     )
     assert failed.status == "failed"
     assert failed.error == (
-        "SAP S/4HANA refused the write: SAP answered 400: Material MAT-1 is blocked for plant 1000"
+        "SAP S/4HANA did not take the write: SAP answered 400: Material MAT-1 is blocked for plant 1000"
     )
     assert failed.external_id is None
 
