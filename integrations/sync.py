@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, func, literal_column, select, update
+from sqlalchemy import Boolean, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -122,10 +122,9 @@ class _Batch:
     seq: Iterator[int]
     candidates: list[int]
     # Alias maps loaded once per entity (the lines' suppliers and items are all stored by
-    # then), and the batch's PO headers already written: look-ups without round trips.
+    # then): look-ups without round trips.
     supplier_ids: dict[str, int] = field(default_factory=dict)
     item_ids: dict[str, int] = field(default_factory=dict)
-    po_ids: dict[str, tuple[int, bool]] = field(default_factory=dict)  # id, new in this run
 
 
 def sync_erp(
@@ -249,7 +248,7 @@ def _sync_entity(
         currencies = set(session.scalars(select(Currency.code)))
         supplier_ids, item_ids = _alias_maps(session, org_id, system, entity)
     reader = _READERS[entity](connector, mark)
-    writer = _WRITERS[entity]
+    writer = _WRITERS.get(entity)  # purchase orders are stored per batch instead
     newest = mark
     for n, chunk in enumerate(_batches(reader, batch_size), start=1):
         with database.session_scope(org_id) as session:
@@ -266,6 +265,7 @@ def _sync_entity(
                 supplier_ids,
                 item_ids,
             )
+            orders = _OrderLines()
             for record in chunk:
                 counts.read += 1
                 if isinstance(record, Rejected):
@@ -273,10 +273,11 @@ def _sync_entity(
                     continue
                 try:
                     if entity is Entity.PURCHASE_ORDERS:
-                        # Every refusal is raised before its first write: no savepoint needed
-                        # for the bulk of the data.
-                        writer(work, record)
+                        # Every refusal is raised while validating, before any write: the
+                        # batch's lines are then stored set-wise, without savepoints.
+                        _take_po_line(work, record, orders)
                     else:
+                        assert writer is not None
                         with session.begin_nested():
                             writer(work, record)
                 except SkipRecord as exc:
@@ -285,6 +286,7 @@ def _sync_entity(
                 changed = getattr(record, "changed_at", None)
                 if changed is not None and (newest is None or changed > newest):
                     newest = changed
+            _store_po_lines(work, orders)
             report.candidates += len(work.candidates)
         if on_batch is not None:
             on_batch(entity, n)
@@ -556,27 +558,83 @@ def _po_number(system: str, record: PurchaseOrderLineRecord) -> str:
     return record.po_number
 
 
-def _upsert_header(
-    work: _Batch,
-    number: str,
-    record: PurchaseOrderLineRecord,
-    supplier_id: int,
-    currency: str,
-) -> tuple[int, bool]:
-    """Insert or update a PO header; return its id and whether it is new."""
-    header = insert(PurchaseOrder).values(
-        org_id=work.org_id,
-        source_system=work.system,
-        po_number=number,
-        supplier_id=supplier_id,
-        order_date=record.order_date,
-        currency=currency,
-        payment_terms=record.payment_terms,
-        status=record.status,
-        attributes={"company": record.company},
-    )
-    row = work.session.execute(
-        header.on_conflict_do_update(
+@dataclass
+class _OrderLines:
+    """A batch's validated PO lines, keyed by (order number, line number); the last wins."""
+
+    headers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    superseded: int = 0  # a line read twice in one batch: the later record is kept
+
+
+def _take_po_line(work: _Batch, record: PurchaseOrderLineRecord, into: _OrderLines) -> None:
+    """Validate one PO line and add it (and its header) to the batch's rows."""
+    if record.quantity <= 0:
+        raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
+    if record.unit_price < 0:
+        raise SkipRecord(f"unit price is negative: {record.unit_price}")
+    supplier_id = _supplier_id(work, record.supplier_code)
+    item_id = _item_id(work, record.item_code)
+    unit = _unit(work, record.unit)
+    currency = _currency(work, record.currency)
+    number = _po_number(work.system, record)
+    into.headers[number] = {
+        "org_id": work.org_id,
+        "source_system": work.system,
+        "po_number": number,
+        "supplier_id": supplier_id,
+        "order_date": record.order_date,
+        "currency": currency,
+        "payment_terms": record.payment_terms,
+        "status": record.status,
+        "attributes": {"company": record.company},
+    }
+    key = (number, record.line_number)
+    into.superseded += key in into.lines
+    into.lines[key] = {
+        "line_no": record.line_number,
+        "item_id": item_id,
+        "supplier_id": supplier_id,
+        "order_date": record.order_date,
+        "description": record.description,
+        "quantity": record.quantity,
+        "unit": unit.code,
+        "unit_price": record.unit_price,
+        "currency": currency,
+        "need_by_date": record.need_by_date,
+        "received_quantity": record.received_quantity,
+    }
+
+
+# Rows per INSERT: 12 columns each stays far below PostgreSQL's 65,535 parameters.
+ROWS_PER_STATEMENT = 2000
+_LINE_VALUES = (
+    "item_id",
+    "supplier_id",
+    "order_date",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "currency",
+    "need_by_date",
+    "received_quantity",
+)
+
+
+def _store_po_lines(work: _Batch, batch: _OrderLines) -> None:
+    """Upsert the batch's headers, then its lines, each in one statement per 2,000 rows.
+
+    A line is rewritten only when a value differs (``IS DISTINCT FROM``), so a re-run
+    changes nothing; PostgreSQL's ``xmax = 0`` tells a new row from an updated one.
+    """
+    if not batch.lines:
+        return
+    ids: dict[str, int] = {}
+    headers = list(batch.headers.values())
+    for start in range(0, len(headers), ROWS_PER_STATEMENT):
+        header = insert(PurchaseOrder).values(headers[start : start + ROWS_PER_STATEMENT])
+        upsert = header.on_conflict_do_update(
             index_elements=[
                 PurchaseOrder.org_id,
                 PurchaseOrder.source_system,
@@ -590,64 +648,33 @@ def _upsert_header(
                 "payment_terms": header.excluded.payment_terms,
                 "updated_at": func.now(),
             },
-        )
-        # xmax is 0 on a row this statement inserted (PostgreSQL's own marker).
-        .returning(PurchaseOrder.id, literal_column("xmax = 0", Boolean))
-    ).one()
-    return int(row[0]), bool(row[1])
-
-
-def _write_po_line(work: _Batch, record: PurchaseOrderLineRecord) -> None:
-    if record.quantity <= 0:
-        raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
-    if record.unit_price < 0:
-        raise SkipRecord(f"unit price is negative: {record.unit_price}")
-    supplier_id = _supplier_id(work, record.supplier_code)
-    item_id = _item_id(work, record.item_code)
-    unit = _unit(work, record.unit)
-    currency = _currency(work, record.currency)
-    s, org = work.session, work.org_id
-    number = _po_number(work.system, record)
-    if number not in work.po_ids:
-        work.po_ids[number] = _upsert_header(work, number, record, supplier_id, currency)
-    po_id, new_order = work.po_ids[number]
-    values = {
-        "item_id": item_id,
-        "supplier_id": supplier_id,
-        "order_date": record.order_date,
-        "description": record.description,
-        "quantity": record.quantity,
-        "unit": unit.code,
-        "unit_price": record.unit_price,
-        "currency": currency,
-        "need_by_date": record.need_by_date,
-        "received_quantity": record.received_quantity,
-    }
-    # A new order has no lines yet: no look-up (and no flush) per line on a first sync.
-    existing = (
-        None
-        if new_order
-        else s.execute(
-            select(PurchaseOrderLine).where(
-                PurchaseOrderLine.org_id == org,
-                PurchaseOrderLine.purchase_order_id == po_id,
-                PurchaseOrderLine.line_no == record.line_number,
-            )
-        ).scalar_one_or_none()
-    )
-    if existing is None:
-        s.add(
-            PurchaseOrderLine(
-                org_id=org, purchase_order_id=po_id, line_no=record.line_number, **values
-            )
-        )
-        _count(work, inserted=True)
-        return
-    changed = any(getattr(existing, k) != v for k, v in values.items())
-    if changed:
-        for k, v in values.items():
-            setattr(existing, k, v)
-    _count(work, inserted=False, changed=changed)
+        ).returning(PurchaseOrder.po_number, PurchaseOrder.id)
+        ids.update({number: int(po_id) for number, po_id in work.session.execute(upsert)})
+    rows = [
+        {"org_id": work.org_id, "purchase_order_id": ids[number], **values}
+        for (number, _), values in batch.lines.items()
+    ]
+    table = PurchaseOrderLine.__table__
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        lines = insert(PurchaseOrderLine).values(chunk)
+        line_upsert = lines.on_conflict_do_update(
+            index_elements=[
+                PurchaseOrderLine.org_id,
+                PurchaseOrderLine.purchase_order_id,
+                PurchaseOrderLine.line_no,
+            ],
+            set_={name: lines.excluded[name] for name in _LINE_VALUES},
+            where=or_(
+                *(table.c[name].is_distinct_from(lines.excluded[name]) for name in _LINE_VALUES)
+            ),
+        ).returning(literal_column("xmax = 0", Boolean))
+        written = [bool(flag) for flag in work.session.execute(line_upsert).scalars()]
+        new = sum(written)
+        work.counts.inserted += new
+        work.counts.updated += len(written) - new
+        work.counts.unchanged += len(chunk) - len(written)
+    work.counts.updated += batch.superseded
 
 
 def _contract_id(
@@ -785,7 +812,6 @@ _READERS: dict[Entity, Callable[[ERPConnector, dt.datetime | None], Iterable[Any
 _WRITERS: dict[Entity, Callable[[_Batch, Any], None]] = {
     Entity.SUPPLIERS: _write_supplier,
     Entity.ITEMS: _write_item,
-    Entity.PURCHASE_ORDERS: _write_po_line,
     Entity.CONTRACTS: _write_contract_price,
     Entity.PRICE_RECORDS: _write_price_record,
 }
