@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Boolean, func, literal_column, or_, select, update
+from sqlalchemy import Boolean, Table, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -606,8 +606,6 @@ def _take_po_line(work: _Batch, record: PurchaseOrderLineRecord, into: _OrderLin
     }
 
 
-# Rows per INSERT: 12 columns each stays far below PostgreSQL's 65,535 parameters.
-ROWS_PER_STATEMENT = 2000
 _LINE_VALUES = (
     "item_id",
     "supplier_id",
@@ -623,58 +621,50 @@ _LINE_VALUES = (
 
 
 def _store_po_lines(work: _Batch, batch: _OrderLines) -> None:
-    """Upsert the batch's headers, then its lines, each in one statement per 2,000 rows.
+    """Upsert the batch's headers, then its lines: one executemany each.
 
-    A line is rewritten only when a value differs (``IS DISTINCT FROM``), so a re-run
-    changes nothing; PostgreSQL's ``xmax = 0`` tells a new row from an updated one.
+    SQLAlchemy sends an executemany as multi-row statements (its "insertmanyvalues"),
+    compiled once. A line is rewritten only when a value differs (``IS DISTINCT FROM``),
+    so a re-run changes nothing; PostgreSQL's ``xmax = 0`` tells a new row from an
+    updated one.
     """
     if not batch.lines:
         return
-    ids: dict[str, int] = {}
-    headers = list(batch.headers.values())
-    for start in range(0, len(headers), ROWS_PER_STATEMENT):
-        header = insert(PurchaseOrder).values(headers[start : start + ROWS_PER_STATEMENT])
-        upsert = header.on_conflict_do_update(
-            index_elements=[
-                PurchaseOrder.org_id,
-                PurchaseOrder.source_system,
-                PurchaseOrder.po_number,
-            ],
-            set_={
-                "supplier_id": header.excluded.supplier_id,
-                "order_date": header.excluded.order_date,
-                "currency": header.excluded.currency,
-                "status": header.excluded.status,
-                "payment_terms": header.excluded.payment_terms,
-                "updated_at": func.now(),
-            },
-        ).returning(PurchaseOrder.po_number, PurchaseOrder.id)
-        ids.update({number: int(po_id) for number, po_id in work.session.execute(upsert)})
+    connection = work.session.connection()
+    orders = cast(Table, PurchaseOrder.__table__)
+    header = insert(orders)
+    header_upsert = header.on_conflict_do_update(
+        index_elements=[orders.c.org_id, orders.c.source_system, orders.c.po_number],
+        set_={
+            "supplier_id": header.excluded.supplier_id,
+            "order_date": header.excluded.order_date,
+            "currency": header.excluded.currency,
+            "status": header.excluded.status,
+            "payment_terms": header.excluded.payment_terms,
+            "updated_at": func.now(),
+        },
+    ).returning(orders.c.po_number, orders.c.id)
+    ids = {
+        number: int(po_id)
+        for number, po_id in connection.execute(header_upsert, list(batch.headers.values()))
+    }
+    lines = cast(Table, PurchaseOrderLine.__table__)
+    line = insert(lines)
+    line_upsert = line.on_conflict_do_update(
+        index_elements=[lines.c.org_id, lines.c.purchase_order_id, lines.c.line_no],
+        set_={name: line.excluded[name] for name in _LINE_VALUES},
+        where=or_(*(lines.c[name].is_distinct_from(line.excluded[name]) for name in _LINE_VALUES)),
+    ).returning(literal_column("xmax = 0", Boolean))
     rows = [
         {"org_id": work.org_id, "purchase_order_id": ids[number], **values}
         for (number, _), values in batch.lines.items()
     ]
-    table = PurchaseOrderLine.__table__
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
-        lines = insert(PurchaseOrderLine).values(chunk)
-        line_upsert = lines.on_conflict_do_update(
-            index_elements=[
-                PurchaseOrderLine.org_id,
-                PurchaseOrderLine.purchase_order_id,
-                PurchaseOrderLine.line_no,
-            ],
-            set_={name: lines.excluded[name] for name in _LINE_VALUES},
-            where=or_(
-                *(table.c[name].is_distinct_from(lines.excluded[name]) for name in _LINE_VALUES)
-            ),
-        ).returning(literal_column("xmax = 0", Boolean))
-        written = [bool(flag) for flag in work.session.execute(line_upsert).scalars()]
-        new = sum(written)
-        work.counts.inserted += new
-        work.counts.updated += len(written) - new
-        work.counts.unchanged += len(chunk) - len(written)
-    work.counts.updated += batch.superseded
+    written = [bool(flag) for flag in connection.execute(line_upsert, rows).scalars()]
+    new = sum(written)
+    work.counts.inserted += new
+    work.counts.updated += len(written) - new
+    # A record superseded by a later one for the same line in this batch wrote nothing.
+    work.counts.unchanged += len(rows) - len(written) + batch.superseded
 
 
 def _contract_id(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -169,6 +170,44 @@ def test_a_re_run_writes_nothing_new_and_reads_only_what_changed(database: Datab
     assert full.counts["purchase_orders"].unchanged == 60
     assert full.counts["purchase_orders"].inserted == 0
     assert rows(database, org) == before
+
+
+def test_a_changed_line_is_updated_and_a_line_read_twice_keeps_the_later_record(
+    database: Database,
+) -> None:
+    org = make_org(database)
+    erp = sap_system()
+    sync_erp(database=database, org_id=org, connector=erp)
+    old = erp.po_line_records[7]
+    assert isinstance(old, PurchaseOrderLineRecord)
+    changed = dataclasses.replace(
+        old, unit_price=Decimal("9.99"), quantity=Decimal(5), changed_at=at(100)
+    )
+    erp.po_line_records.append(changed)
+    later = dataclasses.replace(changed, unit_price=Decimal("8.88"), changed_at=at(101))
+    erp.po_line_records.append(later)
+
+    again = sync_erp(database=database, org_id=org, connector=erp)
+
+    counts = again.counts["purchase_orders"]
+    assert (counts.read, counts.inserted, counts.updated, counts.unchanged) == (2, 0, 1, 1)
+    with database.session_scope(org) as session:
+        stored = session.execute(
+            select(PurchaseOrderLine.quantity, PurchaseOrderLine.unit_price)
+            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+            .where(
+                PurchaseOrder.org_id == org,
+                PurchaseOrder.po_number == old.po_number,
+                PurchaseOrderLine.line_no == old.line_number,
+            )
+        ).all()
+    assert stored == [(Decimal(5), Decimal("8.88"))]
+    # Read again from the start, the line's last record is the stored one: nothing changes.
+    full = sync_erp(database=database, org_id=org, connector=erp, since=T0)
+    assert (full.counts["purchase_orders"].updated, full.counts["purchase_orders"].unchanged) == (
+        0,
+        62,
+    )
 
 
 def test_a_sync_killed_half_way_and_re_run_equals_an_uninterrupted_one(
