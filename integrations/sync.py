@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Table, func, literal_column, or_, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -52,8 +53,6 @@ from store.models import (
     Item,
     ItemAlias,
     ItemMatchCandidate,
-    PurchaseOrder,
-    PurchaseOrderLine,
     Supplier,
     SupplierAlias,
 )
@@ -620,46 +619,89 @@ _LINE_VALUES = (
 )
 
 
-def _store_po_lines(work: _Batch, batch: _OrderLines) -> None:
-    """Upsert the batch's headers, then its lines: one executemany each.
-
-    SQLAlchemy sends an executemany as multi-row statements (its "insertmanyvalues"),
-    compiled once. A line is rewritten only when a value differs (``IS DISTINCT FROM``),
-    so a re-run changes nothing; PostgreSQL's ``xmax = 0`` tells a new row from an
-    updated one.
+# A batch goes in as columns of arrays: one statement of fixed text each for headers and
+# lines (parsed and planned once per connection), one round trip each. A line is rewritten
+# only when a value differs, so a re-run changes nothing; ``xmax = 0`` marks a new row.
+_UPSERT_HEADERS = text(
     """
+    INSERT INTO purchase_orders AS o
+        (org_id, source_system, po_number, supplier_id, order_date, currency,
+         payment_terms, status, attributes)
+    SELECT CAST(:org_id AS uuid), CAST(:system AS text), h.*
+    FROM unnest(
+        CAST(:po_number AS text[]), CAST(:supplier_id AS bigint[]),
+        CAST(:order_date AS date[]), CAST(:currency AS text[]),
+        CAST(:payment_terms AS text[]), CAST(:status AS text[]),
+        CAST(CAST(:attributes AS text[]) AS jsonb[])
+    ) AS h
+    ON CONFLICT (org_id, source_system, po_number) DO UPDATE SET
+        supplier_id = EXCLUDED.supplier_id, order_date = EXCLUDED.order_date,
+        currency = EXCLUDED.currency, status = EXCLUDED.status,
+        payment_terms = EXCLUDED.payment_terms, updated_at = now()
+    RETURNING o.po_number, o.id
+    """
+)
+_UPSERT_LINES = text(
+    """
+    INSERT INTO purchase_order_lines AS l
+        (org_id, purchase_order_id, line_no, item_id, supplier_id, order_date, description,
+         quantity, unit, unit_price, currency, need_by_date, received_quantity)
+    SELECT CAST(:org_id AS uuid), r.*
+    FROM unnest(
+        CAST(:purchase_order_id AS bigint[]), CAST(:line_no AS text[]),
+        CAST(:item_id AS bigint[]), CAST(:supplier_id AS bigint[]),
+        CAST(:order_date AS date[]), CAST(:description AS text[]),
+        CAST(:quantity AS numeric[]), CAST(:unit AS text[]), CAST(:unit_price AS numeric[]),
+        CAST(:currency AS text[]), CAST(:need_by_date AS date[]),
+        CAST(:received_quantity AS numeric[])
+    ) AS r
+    ON CONFLICT (org_id, purchase_order_id, line_no) DO UPDATE SET
+        item_id = EXCLUDED.item_id, supplier_id = EXCLUDED.supplier_id,
+        order_date = EXCLUDED.order_date, description = EXCLUDED.description,
+        quantity = EXCLUDED.quantity, unit = EXCLUDED.unit, unit_price = EXCLUDED.unit_price,
+        currency = EXCLUDED.currency, need_by_date = EXCLUDED.need_by_date,
+        received_quantity = EXCLUDED.received_quantity
+    WHERE (l.item_id, l.supplier_id, l.order_date, l.description, l.quantity, l.unit,
+           l.unit_price, l.currency, l.need_by_date, l.received_quantity)
+        IS DISTINCT FROM
+          (EXCLUDED.item_id, EXCLUDED.supplier_id, EXCLUDED.order_date, EXCLUDED.description,
+           EXCLUDED.quantity, EXCLUDED.unit, EXCLUDED.unit_price, EXCLUDED.currency,
+           EXCLUDED.need_by_date, EXCLUDED.received_quantity)
+    RETURNING xmax = 0
+    """
+)
+
+
+def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def _store_po_lines(work: _Batch, batch: _OrderLines) -> None:
+    """Upsert the batch's headers, then its lines, in one statement each."""
     if not batch.lines:
         return
-    connection = work.session.connection()
-    orders = cast(Table, PurchaseOrder.__table__)
-    header = insert(orders)
-    header_upsert = header.on_conflict_do_update(
-        index_elements=[orders.c.org_id, orders.c.source_system, orders.c.po_number],
-        set_={
-            "supplier_id": header.excluded.supplier_id,
-            "order_date": header.excluded.order_date,
-            "currency": header.excluded.currency,
-            "status": header.excluded.status,
-            "payment_terms": header.excluded.payment_terms,
-            "updated_at": func.now(),
-        },
-    ).returning(orders.c.po_number, orders.c.id)
+    headers = list(batch.headers.values())
+    header_columns = _columns(
+        headers,
+        ("po_number", "supplier_id", "order_date", "currency", "payment_terms", "status"),
+    )
+    header_columns["attributes"] = [json.dumps(h["attributes"]) for h in headers]
     ids = {
         number: int(po_id)
-        for number, po_id in connection.execute(header_upsert, list(batch.headers.values()))
+        for number, po_id in work.session.execute(
+            _UPSERT_HEADERS, {"org_id": work.org_id, "system": work.system, **header_columns}
+        )
     }
-    lines = cast(Table, PurchaseOrderLine.__table__)
-    line = insert(lines)
-    line_upsert = line.on_conflict_do_update(
-        index_elements=[lines.c.org_id, lines.c.purchase_order_id, lines.c.line_no],
-        set_={name: line.excluded[name] for name in _LINE_VALUES},
-        where=or_(*(lines.c[name].is_distinct_from(line.excluded[name]) for name in _LINE_VALUES)),
-    ).returning(literal_column("xmax = 0", Boolean))
     rows = [
-        {"org_id": work.org_id, "purchase_order_id": ids[number], **values}
-        for (number, _), values in batch.lines.items()
+        {"purchase_order_id": ids[number], **values} for (number, _), values in batch.lines.items()
     ]
-    written = [bool(flag) for flag in connection.execute(line_upsert, rows).scalars()]
+    line_columns = _columns(rows, ("purchase_order_id", "line_no", *_LINE_VALUES))
+    written = [
+        bool(flag)
+        for flag in work.session.execute(
+            _UPSERT_LINES, {"org_id": work.org_id, **line_columns}
+        ).scalars()
+    ]
     new = sum(written)
     work.counts.inserted += new
     work.counts.updated += len(written) - new
