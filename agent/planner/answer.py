@@ -44,9 +44,9 @@ def help_text() -> str:
         "price history, quote "
         "leveling for an RFQ, should-cost build-ups, anomaly checks, price forecasts, "
         "supplier price-increase requests, negotiation targets, supplier scorecards, ERP "
-        "purchase orders and contracts, item search, and drafting counter-offers for your "
-        "approval. Name an item, supplier or RFQ, for example: “What should 500 TON of "
-        "epoxy coated rebar cost?”\n\n" + OFFLINE_NOTE
+        "purchase orders and contracts, item search, and drafting counter-offers, purchase "
+        "requisitions and contract price changes for your approval. Name an item, supplier "
+        "or RFQ, for example: “What should 500 TON of epoxy coated rebar cost?”\n\n" + OFFLINE_NOTE
     )
 
 
@@ -365,6 +365,42 @@ def _counter_offer(out: dict[str, Any]) -> list[str]:
     return [f"{head} is waiting for approval."]
 
 
+def _erp_write(out: dict[str, Any]) -> list[str]:
+    """Where a drafted ERP write stands: sent (with the ERP's number), failed, or not sent."""
+    status, ref, name = out.get("status"), out.get("reference"), out.get("system_name")
+    decided = out.get("decision") or {}
+    requisition = out.get("action") == "create_requisition"
+    if requisition:
+        head = f"Requisition {ref}"
+    else:
+        contract = f"contract {out.get('contract_number')} line {out.get('line')}"
+        head = f"The price change {ref} on {contract}"
+    draft = f"The draft: {out.get('summary')}."
+    if status == "sent":
+        where = (
+            f"created in {name} as {out.get('external_id')}"
+            if requisition
+            else f"made in {name} (its reference there: {out.get('external_id')})"
+        )
+        erp_says = f" {name} said: {out['erp_message']}." if out.get("erp_message") else ""
+        return [f"{head} was {where}.{erp_says}", f"Sent: {out.get('summary')}."]
+    if status == "failed":
+        return [
+            f"{head} was approved by {decided.get('by')}, but was not written: "
+            f"{str(out.get('error')).rstrip('.')}.",
+            "It is kept as failed; an operator can resend it with "
+            f"`pricing-agent erp send {out.get('id')}`.",
+            draft,
+        ]
+    if status in {"rejected", "abandoned"}:
+        who = f" by {decided['by']}" if status == "rejected" and decided.get("by") else ""
+        return [f"{head} was {status}{who}; nothing was written to {name}.", draft]
+    if status == "pending_approval":
+        return [f"{head} is waiting for approval; nothing has been written to {name}.", draft]
+    # Approved or sending: no outcome was recorded, so only the ERP can tell.
+    return [f"{head} is {status}.", str(out.get("delivery") or ""), draft]
+
+
 def _generic(out: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for key, value in out.items():
@@ -391,6 +427,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "supplier_scorecard": _scorecard,
     "erp_lookup": _erp,
     "draft_counter_offer": _counter_offer,
+    "draft_requisition": _erp_write,
+    "draft_contract_price_update": _erp_write,
     "negotiation_advice": _negotiation,
 }
 

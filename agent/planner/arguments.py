@@ -147,6 +147,51 @@ def _counter_offer(s: Slots) -> Built:
     }
 
 
+def _requisition(s: Slots) -> Built:
+    r, erp = s.reading, s.reading.erp
+    if not s.item:
+        return "For which item should I draft the requisition? Give its code or describe it."
+    if s.quantity is None:
+        return "How much should the requisition be for (quantity and unit)?"
+    unit = s.unit or r.price_unit
+    if r.price is not None and r.price_unit and unit and r.price_unit != unit:
+        # The tool takes the price per the quantity's unit; converting here would guess.
+        return f"Give the expected price per {unit}, the unit of the quantity."
+    return {
+        "item": s.item,
+        "quantity": s.quantity,
+        "unit": unit,
+        # Only a supplier this message names: a remembered one is not written to an ERP
+        # unasked (without one the tool takes the contract's supplier).
+        "supplier": s.named_supplier,
+        "unit_price": r.price,
+        "currency": r.currency if r.price is not None else None,
+        "need_by": erp.need_by,
+        "system": erp.system,
+        "plant": erp.plant,
+        "note": erp.note,
+    }
+
+
+def _contract_price(s: Slots) -> Built:
+    r, erp = s.reading, s.reading.erp
+    if not erp.contract:
+        return "Which contract should get the new price? Give its number in the ERP."
+    if r.price is None:
+        return f"What is the new unit price on contract {erp.contract}?"
+    return {
+        "contract": erp.contract,
+        "unit_price": r.price,
+        "line": erp.line,
+        # The line is found by the item only when this message names one.
+        "item": s.item if s.item_named else None,
+        "currency": r.currency,
+        "unit": r.price_unit,
+        "valid_from": erp.valid_from,
+        "system": erp.system,
+    }
+
+
 BUILDERS: dict[str, Callable[[Slots], Built]] = {
     "search_items": _search,
     "price_history": _history,
@@ -160,6 +205,8 @@ BUILDERS: dict[str, Callable[[Slots], Built]] = {
     "erp_lookup": _erp,
     "negotiation_advice": _negotiation,
     "draft_counter_offer": _counter_offer,
+    "draft_requisition": _requisition,
+    "draft_contract_price_update": _contract_price,
 }
 
 

@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 
 from agent.planner.answer import compose_answer, help_text, num
 from agent.planner.arguments import Slots, arguments
+from agent.planner.erp_writes import WRITE_TOOLS
 from agent.planner.lexicon import Lexicon
 from agent.planner.reading import Reading, read_message
 
@@ -35,9 +36,17 @@ PIPELINE = (
     "supplier_scorecard",
     "negotiation_advice",
     "draft_counter_offer",
+    "draft_requisition",
+    "draft_contract_price_update",
 )
 RFQ_TOOLS = {"compare_quotes", "detect_anomalies", "negotiation_advice"}
-NEEDS_ITEM = {"price_history", "predict_price", "should_cost", "check_price_increase"}
+NEEDS_ITEM = {
+    "price_history",
+    "predict_price",
+    "should_cost",
+    "check_price_increase",
+    "draft_requisition",
+}
 
 
 @dataclass
@@ -131,7 +140,11 @@ def _frame(earlier: list[AnyMessage]) -> Frame:
 
 def choose_tools(reading: Reading, frame: Frame) -> list[str]:
     """Pick the tools a message needs, in pipeline order."""
-    wanted = {tool for tool in reading.intents if reading.wants(tool)}
+    write = reading.write_tool()
+    # A write is drafted alone (no rule below adds to it): the turn stops for its approval,
+    # and the words naming the ERP or the contract ("in SAP", "contract price") are not
+    # a look-up.
+    wanted = {write} if write else {tool for tool in reading.intents if reading.wants(tool)}
     # "And the second-lowest bidder?" after a leveling points into its ranking, not at a new one.
     if reading.supplier_ordinal is not None and frame.ranking and not reading.rfq:
         wanted.discard("compare_quotes")
@@ -181,10 +194,12 @@ def _default_tools(reading: Reading, frame: Frame) -> set[str]:  # noqa: PLR0911
         or reading.rfq
         or reading.price
     ):
-        follow = set(frame.tools)
-        if reading.supplier_ordinal is not None and follow <= {"compare_quotes"}:
+        # A write to an ERP is drafted only when asked for in so many words.
+        follow = set(frame.tools) - WRITE_TOOLS
+        if follow and reading.supplier_ordinal is not None and follow <= {"compare_quotes"}:
             return {"supplier_scorecard"}
-        return follow
+        if follow:
+            return follow
     if reading.percent and reading.supplier:
         return {"check_price_increase"}
     if reading.price and (reading.item_text or reading.item_code):

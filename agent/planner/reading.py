@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from agent.planner.erp_writes import WRITE_INTENTS, WRITE_TOOLS, ErpWrite, read_write
 from agent.planner.lexicon import Lexicon, SupplierName, words
 
 Pattern = tuple[str, float]
@@ -141,6 +142,7 @@ INTENTS: dict[str, list[Pattern]] = {
             3.0,
         ),
         (r"\bcontract prices?\b|\bcontracted\b", 3.0),
+        (r"\b(what|which|any)\s+(contracts?|agreements?)\b", 3.0),
         (r"\bERP\b|\bSAP\b|\bOracle\b|\bDynamics\b|\bD365\b", 3.5),
         (r"\bopen orders?\b|\bwhat (have|did) we order", 3.0),
     ],
@@ -150,6 +152,7 @@ INTENTS: dict[str, list[Pattern]] = {
         (r"\bdo we (buy|have|stock|carry)\b|\bcatalog(ue)?\b|\bpay items?\b", 2.0),
         (r"\bwhat is the code\b|\bcode for\b", 2.5),
     ],
+    **WRITE_INTENTS,
 }
 
 INTENT_THRESHOLD = 1.5
@@ -235,10 +238,18 @@ class Reading:
     injection: bool = False
     index_named: bool = False  # "index", "PPI": the market series, not our item
     off_topic: bool = False
+    erp: ErpWrite = field(default_factory=ErpWrite)  # read only for a requested ERP write
 
     def wants(self, tool: str) -> bool:
         """Tell whether the message asks for ``tool``."""
         return self.intents.get(tool, 0.0) >= INTENT_THRESHOLD
+
+    def write_tool(self) -> str | None:
+        """The ERP write the message asks to draft, if any (a requisition on a tie)."""
+        asked = [tool for tool in WRITE_TOOLS if self.wants(tool)]
+        if not asked:
+            return None
+        return max(asked, key=lambda tool: (self.intents[tool], tool == "draft_requisition"))
 
 
 def _decimal(raw: str) -> Decimal | None:
@@ -467,6 +478,15 @@ def _read_money(text: _Text, reading: Reading, lexicon: Lexicon, units: str) -> 
         reading.price_unit = _unit_code(lexicon, money.group(5))
 
 
+def _read_new_price(text: _Text, reading: Reading, lexicon: Lexicon, units: str) -> None:
+    """A new contract price without a currency: "… line 10 to 2.45", "to 2.45 per kg"."""
+    match = text.take(rf"\b(?:to|at)\s+{_NUMBER}(?:\s*(?:/|per|a|an|each)\s*({units})\b\.?)?")
+    if match:
+        reading.price = _decimal(match.group(1))
+        if match.group(2):
+            reading.price_unit = _unit_code(lexicon, match.group(2))
+
+
 def _read_quantity(text: _Text, reading: Reading, lexicon: Lexicon, units: str) -> None:
     """Quantity: "500 tons", "2.5k LF", "qty 300", "for 1,200"."""
     quantity = text.take(rf"\b{_NUMBER}\s*(k)?\s*({units})(?![A-Za-z])\.?", re.IGNORECASE)
@@ -525,9 +545,13 @@ def read_message(message: str, lexicon: Lexicon, *, as_of: dt.date) -> Reading:
     reading.off_topic = bool(OFF_TOPIC.search(message))
     for tool, patterns in INTENTS.items():
         score = sum(w for pattern, w in patterns if re.search(pattern, message, re.IGNORECASE))
-        if score:
+        if score > 0:  # a guard pattern weighs negative; what it cancels is not asked
             reading.intents[tool] = score
     text = _Text(message)
+    write = reading.write_tool()
+    if write:
+        # Before the RFQ: in a write, "contract 4600000012" is the ERP's contract.
+        reading.erp = read_write(text, write, item_codes=lexicon.item_codes, as_of=as_of)
     reading.rfq = _find_rfq(text, lexicon)
     match = text.take(r"\b(?:quote|bid)\s*line\s*(?:id\s*)?#?\s*(\d+)\b")
     if match:
@@ -535,6 +559,8 @@ def read_message(message: str, lexicon: Lexicon, *, as_of: dt.date) -> Reading:
     _read_item_code(text, reading, lexicon)
     units = _unit_pattern(lexicon)
     _read_money(text, reading, lexicon, units)
+    if write == "draft_contract_price_update" and reading.price is None:
+        _read_new_price(text, reading, lexicon, units)
     percent = text.take(rf"([+-]?\s?{_NUMBER})\s*(?:%|percent|pct)")
     if percent:
         reading.percent = _decimal(percent.group(1).replace(" ", ""))
