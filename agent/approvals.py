@@ -84,9 +84,12 @@ def _erp_write(run: RunContext, action_id: int, decision: ApprovalDecision) -> d
     result = action.model_dump(mode="json")
     name = system_name(action.system)
     if action.status == "sent":
-        result["delivery"] = f"created in {name} as {action.external_id}" + (
-            f" ({action.erp_message})" if action.erp_message else ""
+        done = (
+            f"created in {name} as {action.external_id}"
+            if action.action == "create_requisition"
+            else f"changed in {name} on contract {action.contract_number} line {action.line}"
         )
+        result["delivery"] = done + (f" ({action.erp_message})" if action.erp_message else "")
     elif action.status == "failed":
         result["delivery"] = (
             f"approved, but not written to {name}: {action.error}. It is kept as failed; "

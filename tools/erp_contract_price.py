@@ -82,7 +82,11 @@ def _line(ctx: ToolContext, contract: Contract, args: DraftContractPriceInput) -
         ContractPrice.org_id == ctx.org_id, ContractPrice.contract_id == contract.id
     )
     if args.line is not None:
-        query = query.where(ContractPrice.line_no == args.line.strip())
+        # Buyers say "line 10" where SAP keeps "00010": leading zeros do not count.
+        wanted = args.line.strip().lstrip("0") or "0"
+        query = query.where(
+            func.coalesce(func.nullif(func.ltrim(ContractPrice.line_no, "0"), ""), "0") == wanted
+        )
     if args.item is not None:
         query = query.where(ContractPrice.item_id == resolve_item(ctx, args.item).id)
     lines = list(ctx.session.scalars(query.order_by(ContractPrice.line_no)))

@@ -73,6 +73,16 @@ ROUTES: dict[str, list[str]] = {
         "write a counter offer to Milestone for epoxy coated rebar at $1.60/lb",
         "please send a counteroffer to Rieth-Riley for 703-06029",
     ],
+    "draft_requisition": [
+        "raise a requisition for 500 lb of 703-06029 from Milestone, needed by 2026-07-15",
+        "create a purchase requisition for 40 tons of epoxy coated rebar in SAP",
+        "put in a purchase request for 2,000 lb of 703-06029",
+    ],
+    "draft_contract_price_update": [
+        "update contract 4600000012 line 10 to 2.45 USD per kg",
+        "change the contract price of 4600000012 for 703-06029 to $1.95/lb",
+        "set the agreement price on contract 4600000012 to 2.10",
+    ],
 }
 
 

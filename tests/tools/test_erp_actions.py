@@ -203,7 +203,7 @@ def _contract(ctx: ToolContext) -> tuple[Any, Any, Any]:
         item_id=item.id,
         unit_price=Decimal("4.10"),
         unit="kg",
-        line_no="10",
+        line_no="00010",  # as SAP numbers its items
         erp_unit="KG",
     )
     factories.contract_price(
@@ -229,7 +229,7 @@ def test_a_contract_price_change_shows_old_new_and_the_change(ctx: ToolContext):
         ),
     )
 
-    assert (draft.contract_number, draft.line, draft.erp_unit) == ("4600000012", "10", "KG")
+    assert (draft.contract_number, draft.line, draft.erp_unit) == ("4600000012", "00010", "KG")
     assert draft.previous_price == Money(amount=Decimal("4.10"), currency="USD", unit="kg")
     assert draft.price.amount == Decimal("4.409245")
     assert draft.change_pct == Decimal("7.54")
@@ -238,7 +238,7 @@ def test_a_contract_price_change_shows_old_new_and_the_change(ctx: ToolContext):
     assert row is not None
     assert row.payload == {
         "contract_number": "4600000012",
-        "line_number": "10",
+        "line_number": "00010",
         "unit_price": "4.409245",
         "currency": "USD",
         "unit": "KG",
@@ -249,7 +249,7 @@ def test_a_contract_price_change_shows_old_new_and_the_change(ctx: ToolContext):
 def test_a_contract_price_change_must_name_one_line_in_the_lines_currency(ctx: ToolContext):
     _contract(ctx)
     with pytest.raises(
-        InvalidInputError, match=r"has 2 lines \(line 10: 703-06029 at USD 4.10/kg; line 20"
+        InvalidInputError, match=r"has 2 lines \(line 00010: 703-06029 at USD 4.10/kg; line 20"
     ):
         draft_contract_price_update(
             ctx, DraftContractPriceInput(contract="4600000012", unit_price=Decimal(4))
