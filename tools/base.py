@@ -11,13 +11,14 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInputError
+from core.errors import ConflictError, InvalidInputError
 from core.money import Price
+from store import audit
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2200, 12, 31)
@@ -79,6 +80,49 @@ class ApprovalDecision(BaseModel):
         if self.approved and outcome != "approved":
             raise InvalidInputError("an approval cannot have the outcome " + outcome)
         return outcome
+
+
+class Decidable(Protocol):
+    """A drafted row a person decides on (a counter-offer, an ERP write)."""
+
+    id: int
+    status: str
+    thread_id: str | None
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_note: str | None
+
+
+def record_decision(
+    ctx: ToolContext,
+    row: Decidable,
+    decision: ApprovalDecision,
+    *,
+    table: str,
+    label: str,
+    what: str,
+) -> None:
+    """Record a person's decision on a drafted row and audit it as ``<label>.<status>``.
+
+    Only a row still ``pending_approval`` can be decided: a second decision is a conflict
+    (``what`` names the row in that message).
+    """
+    if row.status != "pending_approval":
+        raise ConflictError(f"{what} {row.id} was already {row.status}")
+    row.status = decision.status
+    row.decided_by = decision.by
+    row.decided_at = dt.datetime.now(dt.UTC)
+    row.decision_note = decision.note
+    audit.record(
+        session=ctx.session,
+        org_id=ctx.org_id,
+        actor=decision.by,
+        action=f"{label}.{row.status}",
+        entity=table,
+        entity_ids=[row.id],
+        details={"note": decision.note, "thread_id": row.thread_id},
+    )
+    ctx.session.flush()
 
 
 class Evidence(BaseModel):

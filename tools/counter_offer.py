@@ -7,18 +7,17 @@ leaves the store before an approval.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from core.errors import ConflictError, NotFoundError
+from core.errors import NotFoundError
 from core.money import format_unit_price
 from store import audit
 from store.models import CounterOffer, Item, Supplier
 from store.units import UnitCatalog
-from tools.base import ApprovalDecision, Evidence, Money, ToolContext
+from tools.base import ApprovalDecision, Evidence, Money, ToolContext, record_decision
 from tools.items import resolve_item
 from tools.suppliers import resolve_supplier
 
@@ -158,23 +157,9 @@ def decide_counter_offer(
     )
     if offer is None:
         raise NotFoundError(f"no counter-offer {offer_id}")
-    if offer.status != "pending_approval":
-        raise ConflictError(f"counter-offer {offer_id} was already {offer.status}")
-    outcome = decision.status
-    offer.status = outcome
-    offer.decided_by = decision.by
-    offer.decided_at = dt.datetime.now(dt.UTC)
-    offer.decision_note = decision.note
-    audit.record(
-        session=ctx.session,
-        org_id=ctx.org_id,
-        actor=decision.by,
-        action=f"counter_offer.{outcome}",
-        entity="counter_offers",
-        entity_ids=[offer.id],
-        details={"note": decision.note, "thread_id": offer.thread_id},
+    record_decision(
+        ctx, offer, decision, table="counter_offers", label="counter_offer", what="counter-offer"
     )
-    ctx.session.flush()
     supplier = ctx.session.get(Supplier, (ctx.org_id, offer.supplier_id))
     item = ctx.session.get(Item, (ctx.org_id, offer.item_id))
     assert supplier is not None

@@ -33,7 +33,7 @@ from core.errors import ConflictError, NotFoundError, PricingAgentError
 from integrations.base import ContractPriceUpdate, ERPConnector, RequisitionDraft, WriteResult
 from store import audit
 from store.models import ErpAction, Item, Supplier
-from tools.base import ApprovalDecision, Evidence, Money, ToolContext
+from tools.base import ApprovalDecision, Evidence, Money, ToolContext, record_decision
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ ConnectorFactory = Callable[[str], ERPConnector]
 """Builds the connector of an ERP by system name (``integrations.connectors.build_connector``)."""
 SessionFactory = Callable[[uuid.UUID], AbstractContextManager[Session]]
 
+# Prices go to an ERP with up to six decimals (the store keeps every digit it was given).
+PRICE_PLACES = Decimal("0.000001")
 SYSTEM_NAMES = {"sap": "SAP S/4HANA", "ebs": "Oracle EBS", "d365": "Dynamics 365"}
 
 
@@ -227,22 +229,9 @@ def decide_erp_action(
     An approval does not send: ``send_erp_action`` does, after this transaction commits.
     """
     action = _locked(ctx, action_id)
-    if action.status != "pending_approval":
-        raise ConflictError(f"ERP action {action_id} was already {action.status}")
-    action.status = decision.status
-    action.decided_by = decision.by
-    action.decided_at = dt.datetime.now(dt.UTC)
-    action.decision_note = decision.note
-    audit.record(
-        session=ctx.session,
-        org_id=ctx.org_id,
-        actor=decision.by,
-        action=f"erp_action.{action.status}",
-        entity="erp_actions",
-        entity_ids=[action.id],
-        details={"note": decision.note, "thread_id": action.thread_id},
+    record_decision(
+        ctx, action, decision, table="erp_actions", label="erp_action", what="ERP action"
     )
-    ctx.session.flush()
     return view(ctx, action)
 
 

@@ -20,6 +20,7 @@ from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, Sup
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
 from tools.erp_actions import (
+    PRICE_PLACES,
     SYSTEM_NAMES,
     ErpActionDraft,
     exact,
@@ -31,7 +32,6 @@ from tools.erp_actions import (
 )
 from tools.items import resolve_item
 
-PRICE_PLACES = Decimal("0.000001")
 PCT = Decimal("0.01")
 
 

@@ -20,6 +20,7 @@ from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, Sup
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
 from tools.erp_actions import (
+    PRICE_PLACES,
     ErpActionDraft,
     exact,
     record_action,
@@ -34,7 +35,6 @@ from tools.suppliers import resolve_supplier
 # ERP quantity fields carry three decimals; a converted quantity is rounded up to them so
 # the requisition never asks for less than the buyer did.
 QUANTITY_PLACES = Decimal("0.001")
-PRICE_PLACES = Decimal("0.000001")
 
 
 class DraftRequisitionInput(BaseModel):
