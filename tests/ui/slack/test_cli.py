@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
+from typing import Any
 
-from core.settings import Settings
 from store import orgs
 from store.db import Database
 from store.users import create_user, slack_person
 
-RUN_SLACK_APP = "from ui.slack.cli import slack_app; slack_app(prog_name='pricing-agent slack')"
 
-
-def slack_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the Slack sub-commands in a process of their own, against the test store."""
-    env = {
-        **os.environ,
-        "PRICING_AGENT_DATA_DIR": str(settings.data_dir),
-        "PRICING_AGENT_DB_NAME": settings.db_name,
-    }
-    env.pop("DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-c", RUN_SLACK_APP, *args],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[3],
-    )
-
-
-def test_link_a_workspace_and_a_member(settings: Settings, database: Database) -> None:
+def test_link_a_workspace_and_a_member(database: Database, cli: Any) -> None:
     name = f"slack-cli-{uuid.uuid4().hex[:8]}"
     with database.owner_session() as session:
         org_id = orgs.create_org(session=session, name=name).id
@@ -44,17 +19,15 @@ def test_link_a_workspace_and_a_member(settings: Settings, database: Database) -
             session=session, org_id=org_id, email="chief@example.com", role="admin", actor="test"
         )
 
-    missing = slack_cli(settings, "link-workspace", "TCLI00001")
+    missing = cli("slack", "link-workspace", "TCLI00001", check=False)
     assert missing.returncode == 2
     assert "--org" in missing.stderr
 
-    linked = slack_cli(
-        settings, "link-workspace", "TCLI00001", "--org", name, "--default-role", "buyer"
-    )
+    linked = cli("slack", "link-workspace", "TCLI00001", "--org", name, "--default-role", "buyer")
     assert linked.returncode == 0, linked.stderr
     assert f"linked Slack workspace TCLI00001 to {name}" in linked.stdout
-    member = slack_cli(
-        settings,
+    member = cli(
+        "slack",
         "link-user",
         "chief@example.com",
         "--team",
