@@ -98,7 +98,9 @@ class ErpRecord(BaseModel):
     document_type: DocumentType
     source_system: str = Field(description="ERP the document came from (SAP, Oracle EBS, ...).")
     document_number: str = Field(description="PO number or contract number in that ERP.")
-    line: str | None = Field(description="PO line number (none for contracts).")
+    line: str | None = Field(
+        description="Line number in the PO or contract (none for a file-imported contract)."
+    )
     record_id: int = Field(description="purchase_order_lines.id or contract_prices.id.")
     supplier_code: str
     supplier_name: str
@@ -346,7 +348,7 @@ def _contract_record(row: Row[ContractPrice, Contract, Supplier, Item, bool]) ->
         document_type="contract",
         source_system=plain_text(contract.source_system) or "",
         document_number=plain_text(contract.contract_number) or "",
-        line=None,
+        line=plain_text(price.line_no),
         record_id=price.id,
         supplier_code=supplier.code,
         supplier_name=supplier.name,

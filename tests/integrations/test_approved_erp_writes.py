@@ -23,7 +23,15 @@ from integrations.connectors import build_connector
 from integrations.sap.connector import PURCHASE_CONTRACT, PURCHASE_REQUISITION
 from integrations.sync import sync_erp
 from store.db import Database
-from store.models import AuditLog, Contract, ContractPrice, ErpAction, ItemAlias, Organization
+from store.models import (
+    AuditLog,
+    Contract,
+    ContractPrice,
+    ErpAction,
+    Item,
+    ItemAlias,
+    Organization,
+)
 from tests.agent.conftest import ScriptedChatModel, call
 from tests.conftest import make_org
 from tests.integrations.sap.conftest import SERVICES, generate
@@ -34,6 +42,8 @@ from tests.integrations.sap.sap_server import (
     load_service,
     service_from_edmx,
 )
+from tools.base import ToolContext
+from tools.erp_lookup import ErpLookupInput, erp_lookup
 
 
 @pytest.fixture
@@ -152,12 +162,19 @@ def test_an_approved_contract_price_reaches_sap_and_comes_back_with_the_next_syn
         connector.close()
     assert report.counts["contracts"].updated >= 1
     with database.session_scope(synced) as session:
-        stored = session.scalar(
-            select(ContractPrice.unit_price)
+        stored, item_id = session.execute(
+            select(ContractPrice.unit_price, ContractPrice.item_id)
             .join(Contract, Contract.id == ContractPrice.contract_id)
             .where(Contract.contract_number == number, ContractPrice.line_no == line_no)
-        )
-    assert stored == new
+        ).one()
+        assert stored == new
+        # erp_lookup answers from what the sync stored, naming the system it came from.
+        ctx = ToolContext(session=session, org_id=synced, as_of=as_of)
+        item = session.get(Item, (synced, item_id))
+        assert item is not None
+        found = erp_lookup(ctx, ErpLookupInput(item=item.code, document_type="contract"))
+    mine = [r for r in found.records if (r.document_number, r.line) == (number, line_no)]
+    assert [(r.source_system, r.price.amount) for r in mine] == [("sap", new)]
 
 
 def test_a_requisition_refused_by_sap_is_kept_failed_and_sent_again_from_the_cli(
