@@ -6,8 +6,17 @@ from decimal import Decimal
 
 import pytest
 
+from agent.runner import ApprovalRequest
 from store.threads import THREAD_ID
-from ui.slack.blocks import SECTION_LIMIT, mrkdwn, plain_text, split_text, total, unit_price
+from ui.slack.blocks import (
+    SECTION_LIMIT,
+    approval_blocks,
+    mrkdwn,
+    plain_text,
+    split_text,
+    total,
+    unit_price,
+)
 from ui.slack.handlers import parse_price_command, thread_key
 
 
@@ -54,3 +63,26 @@ def test_money_is_shown_from_its_decimal() -> None:
     # Decimal rounding (half even) of the exact amount, not of a float approximation.
     assert total("1315408.485") == "1,315,408.48"
     assert total("0.30000000000000000001", "USD") == "USD 0.30"
+
+
+def test_an_erp_write_waiting_for_approval_shows_its_summary_and_what_approving_does() -> None:
+    pending = ApprovalRequest(
+        action="create_requisition",
+        tool="draft_requisition",
+        draft={
+            "id": 12,
+            "summary": "requisition in SAP S/4HANA for 453.593 KG of MAT-703 at USD 4.41/KG",
+            "price": {"amount": "4.41", "currency": "USD", "unit": "kg"},
+        },
+        question="Approve or reject this action.",
+    )
+    blocks = approval_blocks(pending, "slack-T1-C1-1.2")
+    text = blocks[0]["text"]["text"]
+    assert text.startswith(
+        "*Waiting for approval:* create requisition #12: requisition in SAP S/4HANA for "
+        "453.593 KG of MAT-703 at USD 4.41/KG"
+    )
+    approve = blocks[1]["elements"][0]
+    assert approve["confirm"]["title"]["text"] == "Create the requisition?"
+    assert approve["confirm"]["text"]["text"] == "It is created in the ERP at once."
+    assert approve["value"] == "slack-T1-C1-1.2"
