@@ -138,3 +138,7 @@ def test_step_summaries_quote_the_tool_output() -> None:
     assert "1715 earlier lines" in line
     assert render.summarize("erp_lookup", {"source": "SAP", "count": 2}) == "source: SAP; count: 2"
     assert render.summarize("anything", None) == "done"
+    draft = {"id": 7, "status": "pending_approval", "summary": "requisition in SAP S/4HANA"}
+    assert render.summarize("draft_requisition", draft) == (
+        "#7 pending approval: requisition in SAP S/4HANA"
+    )
