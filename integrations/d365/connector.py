@@ -64,9 +64,6 @@ VENDORS = "VendorsV2"
 PRODUCTS = "ReleasedProductsV2"
 PO_HEADERS = "PurchaseOrderHeadersV2"
 PO_LINES = "PurchaseOrderLinesV2"
-PRICE_AGREEMENTS = "PurchasePriceAgreements"
-REQUISITION_HEADERS = "PurchaseRequisitionHeaders"
-REQUISITION_LINES = "PurchaseRequisitionLines"
 
 VENDOR_FIELDS = (
     "dataAreaId",
@@ -294,7 +291,7 @@ class D365Connector:
 
     def contract_prices(self, since: dt.datetime | None = None) -> Read[ContractPriceRecord]:
         """Vendor trade-agreement prices from PurchasePriceAgreements (read in full)."""
-        for row in self._rows(PRICE_AGREEMENTS, AGREEMENT_FIELDS):
+        for row in self._rows(self.settings.price_agreements_entity, AGREEMENT_FIELDS):
             key = "/".join(
                 _label(row, field) or "?"
                 for field in ("dataAreaId", "TradeAgreementJournalNumber", "LineNumber")
@@ -373,7 +370,9 @@ class D365Connector:
         if draft.quantity <= 0:
             raise InvalidInputError("a requisition needs a positive quantity")
         name = (draft.note or f"Pricing assistant: {draft.item_code}")[:60]
-        header = self.odata.post(REQUISITION_HEADERS, {"RequisitionName": name})
+        header = self.odata.post(
+            self.settings.requisition_headers_entity, {"RequisitionName": name}
+        )
         number = header.get("RequisitionNumber")
         if not number:
             raise ExternalServiceError(
@@ -400,7 +399,7 @@ class D365Connector:
         if draft.note:
             line["LineDescription"] = draft.note[:1000]
         try:
-            self.odata.post(REQUISITION_LINES, line)
+            self.odata.post(self.settings.requisition_lines_entity, line)
         except ExternalServiceError as exc:
             raise ExternalServiceError(
                 f"Dynamics 365 requisition {number} was created but its line was refused: "
@@ -420,7 +419,7 @@ class D365Connector:
             ) from None
         matches = list(
             self._rows(
-                PRICE_AGREEMENTS,
+                self.settings.price_agreements_entity,
                 ("dataAreaId", "TradeAgreementJournalNumber", "LineNumber"),
                 extra=f"TradeAgreementJournalNumber eq {string_literal(update.contract_number)}"
                 f" and LineNumber eq {_number_text(line_number)}",
@@ -442,7 +441,7 @@ class D365Connector:
         if update.valid_from is not None:
             payload["PriceApplicableFromDate"] = update.valid_from
         self.odata.patch(
-            PRICE_AGREEMENTS,
+            self.settings.price_agreements_entity,
             {
                 "dataAreaId": company,
                 "TradeAgreementJournalNumber": update.contract_number,

@@ -69,6 +69,17 @@ class D365Settings(BaseSettings):
         ),
     ]
     skip_canceled_orders: Annotated[bool, Field(default=True)]
+    # Entities outside the standard four whose public collection names differ between
+    # versions and customisations: check them in the environment's $metadata.
+    price_agreements_entity: Annotated[
+        str, Field(default="PurchasePriceAgreements", min_length=1, pattern=r"^\w+$")
+    ]
+    requisition_headers_entity: Annotated[
+        str, Field(default="PurchaseRequisitionHeaders", min_length=1, pattern=r"^\w+$")
+    ]
+    requisition_lines_entity: Annotated[
+        str, Field(default="PurchaseRequisitionLines", min_length=1, pattern=r"^\w+$")
+    ]
     ca_bundle: Annotated[
         Path | None,
         Field(

@@ -122,3 +122,27 @@ def test_update_of_an_unknown_agreement_line_is_not_found(connector: D365Connect
     )
     with pytest.raises(NotFoundError, match="TAJ-404 line 1"):
         connector.update_contract_price(update)
+
+
+def test_an_environment_with_other_entity_names_is_configured_not_patched(
+    token_server: TokenServer, odata_server: ODataServer, certificate: tuple[Path, Path]
+) -> None:
+    # This environment publishes the V2 requisition entities (the peer knows only V1):
+    # the POST goes to the configured name, and its 404 comes back as a clear error.
+    settings = make_settings(
+        token_server,
+        odata_server,
+        certificate[0],
+        requisition_headers_entity="PurchaseRequisitionHeadersV2",
+    )
+    conn = D365Connector(settings, sleep=lambda _: None)
+    draft = RequisitionDraft(
+        item_code="I-100", quantity=Decimal(1), unit="ea", unit_price=Decimal(1), currency="USD"
+    )
+    try:
+        with pytest.raises(NotFoundError, match="PurchaseRequisitionHeadersV2: not found"):
+            conn.create_requisition(draft)
+    finally:
+        conn.close()
+    posts = [r["path"] for r in odata_server.requests if r["method"] == "POST"]
+    assert posts == ["/data/PurchaseRequisitionHeadersV2"]
