@@ -91,3 +91,12 @@ class ExternalServiceError(PricingAgentError):
 
     title = "External service unavailable"
     http_status = 502
+
+
+class WriteOutcomeUnknownError(ExternalServiceError):
+    """A write reached the service but no answer came back: it may or may not be done.
+
+    Sending it again could make a duplicate; someone must look in the service first.
+    """
+
+    title = "Write outcome unknown"

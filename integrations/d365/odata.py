@@ -20,6 +20,7 @@ from core.errors import (
     ExternalServiceError,
     NotFoundError,
     PermissionDeniedError,
+    WriteOutcomeUnknownError,
 )
 
 ENUM_NAMESPACE = "Microsoft.Dynamics.DataEntities"
@@ -220,9 +221,11 @@ class ODataClient:
                 # one that never connected is safe to send again.
                 unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if attempt >= self._max_retries or not (idempotent or unsent):
-                    raise ExternalServiceError(
+                    failure = WriteOutcomeUnknownError if not unsent else ExternalServiceError
+                    raise failure(
                         f"Dynamics 365 unreachable: {method} {_path(url)} "
                         f"({type(exc).__name__}: {str(exc)[:200]}) after {attempt + 1} attempts"
+                        + ("" if unsent else "; the write may or may not have been applied")
                     ) from None
                 self._sleep(self._backoff(attempt, None))
                 attempt += 1
@@ -311,6 +314,11 @@ def _error(method: str, url: str, response: httpx.Response, *, attempts: int) ->
         return PermissionDeniedError(f"{where}: the app registration lacks access ({detail})")
     if status == 404:
         return NotFoundError(f"{where}: not found ({detail})")
+    if method == "POST" and status in {502, 504}:
+        # A gateway timed out or failed in front of a POST: it may have been processed.
+        return WriteOutcomeUnknownError(
+            f"{where} failed ({detail}); the write may or may not have been applied"
+        )
     if status in _RETRY_STATUSES:
         return ExternalServiceError(f"{where} still failing after {attempts} attempts ({detail})")
     return ExternalServiceError(f"{where} failed ({detail})")

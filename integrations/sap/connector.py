@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
 from integrations.base import (
@@ -277,6 +277,10 @@ class SapConnector:
         and a system without the service gets a clear error instead of a failed POST.
         """
         header_fields, item_fields = self._requisition_fields()
+        amount, per = sap_price(
+            draft.unit_price,
+            priced_per=MAX_PRICE_UNIT if "PurReqnPriceQuantity" in item_fields else 1,
+        )
         missing = {"Material", "RequestedQuantity"} - item_fields
         if missing or "to_PurchaseReqnItem" not in header_fields:
             raise SapError(
@@ -289,7 +293,8 @@ class SapConnector:
             "Material": draft.item_code,
             "RequestedQuantity": format(draft.quantity, "f"),
             "BaseUnit": draft.unit,
-            "PurchaseRequisitionPrice": format(draft.unit_price, "f"),
+            "PurchaseRequisitionPrice": format(amount, "f"),
+            "PurReqnPriceQuantity": str(per) if "PurReqnPriceQuantity" in item_fields else None,
             "PurReqnItemCurrency": draft.currency,
             "Plant": draft.plant,
             "FixedSupplier": draft.supplier_code,
@@ -304,7 +309,11 @@ class SapConnector:
         number = _text(answer or {}, "PurchaseRequisition")
         if number is None:
             raise SapError("SAP answered the requisition POST without a PurchaseRequisition number")
-        return WriteResult(system=self.system, document_id=number)
+        return WriteResult(
+            system=self.system,
+            document_id=number,
+            message=_rounding_note(draft.unit_price, amount, per),
+        )
 
     def _requisition_fields(self) -> tuple[set[str], set[str]]:
         if self._requisition_metadata is None:
@@ -327,31 +336,61 @@ class SapConnector:
         return self._requisition_metadata
 
     def update_contract_price(self, update: ContractPriceUpdate) -> WriteResult:
-        """Set a contract item's net price (per one unit) with an OData MERGE."""
+        """Set a contract item's net price with an OData MERGE, per 1, 10, … units as needed.
+
+        SAP keeps net prices to three decimals: a finer price goes as a price per 10, 100 …
+        units (``NetPriceQuantity``) so that the amount stays exact.
+        """
         path = (
             "A_PurchaseContractItem("
             f"PurchaseContract={string_literal(update.contract_number)},"
             f"PurchaseContractItem={string_literal(update.line_number)})"
         )
+        amount, per = sap_price(update.unit_price)
         body = {
-            "ContractNetPriceAmount": format(update.unit_price, "f"),
-            "NetPriceQuantity": "1",
+            "ContractNetPriceAmount": format(amount, "f"),
+            "NetPriceQuantity": str(per),
             "OrderPriceUnit": update.unit,
             "DocumentCurrency": update.currency,
         }
         self.odata.write("MERGE", PURCHASE_CONTRACT, path, body)
-        message = (
-            None
-            if update.valid_from is None
-            else ("validity dates of contract conditions are not changed by this update")
+        return WriteResult(
+            system=self.system,
+            document_id=update.contract_number,
+            message=_rounding_note(update.unit_price, amount, per),
         )
-        return WriteResult(system=self.system, document_id=update.contract_number, message=message)
 
     def close(self) -> None:
         """Close the HTTP connections."""
         self.odata.close()
         if self._soap is not None:
             self._soap.close()
+
+
+# SAP's net price fields (Edm.Decimal, Scale 3) and its price unit (up to 5 digits).
+PRICE_PLACES = Decimal("0.001")
+MAX_PRICE_UNIT = 10_000
+
+
+def sap_price(unit_price: Decimal, *, priced_per: int = MAX_PRICE_UNIT) -> tuple[Decimal, int]:
+    """A price per one unit as SAP holds it: an amount of three decimals per N units.
+
+    N is the smallest power of ten (up to ``priced_per``) that keeps the amount exact;
+    a price finer than that is rounded half-even at the largest N allowed.
+    """
+    per = 1
+    while True:
+        amount = unit_price * per
+        exact = amount.quantize(PRICE_PLACES)
+        if exact == amount or per * 10 > priced_per:
+            return exact.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN), per
+        per *= 10
+
+
+def _rounding_note(unit_price: Decimal, amount: Decimal, per: int) -> str | None:
+    if amount == unit_price * per:
+        return None
+    return f"SAP keeps three decimals: sent as {amount} per {per}, not {unit_price} per 1"
 
 
 def _wire_date(day: dt.date) -> str:

@@ -21,13 +21,13 @@ from typing import Any
 
 import httpx
 
-from core.errors import ExternalServiceError
+from core.errors import ExternalServiceError, WriteOutcomeUnknownError
 from integrations.sap.settings import SapSettings
 
 _DATE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{1,4}))?\)/$")
 _RETRY_GET = frozenset({429, 500, 502, 503, 504})
-# A write that failed with 500/502/504 may have been applied; only retry what SAP refused
-# before doing anything.
+# A write is retried only when SAP refused it before doing anything (429, 503). After a
+# 500 SAP has rolled its unit of work back; after a gateway's 502/504 nobody knows.
 _RETRY_WRITE = frozenset({429, 503})
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _TOKEN_MARGIN_SECONDS = 30.0
@@ -40,6 +40,14 @@ class SapError(ExternalServiceError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class SapWriteUnknownError(SapError, WriteOutcomeUnknownError):
+    """A write was sent to SAP but its answer was lost (in transit, or a gateway timeout)."""
+
+
+# A gateway's answer to a write says nothing about whether SAP behind it applied it.
+_GATEWAY_STATUSES = frozenset({502, 504})
 
 
 # --- wire values -----------------------------------------------------------------------
@@ -302,7 +310,7 @@ class ODataClient:
                 failure = f"cannot connect ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 if method != "GET":
-                    raise SapError(
+                    raise SapWriteUnknownError(
                         f"SAP {method} {_path(url)} failed in transit ({type(exc).__name__}); "
                         "the change may or may not have been applied"
                     ) from None
@@ -340,11 +348,12 @@ class ODataClient:
                 code=code,
             )
         coded = f" [{code}]" if code else ""
-        return SapError(
-            f"SAP {method} {_path(url)} failed with HTTP {status}{after}{coded}: {message}",
-            status=status,
-            code=code,
-        )
+        text = f"SAP {method} {_path(url)} failed with HTTP {status}{after}{coded}: {message}"
+        if method != "GET" and status in _GATEWAY_STATUSES:
+            return SapWriteUnknownError(
+                text + "; the change may or may not have been applied", status=status, code=code
+            )
+        return SapError(text, status=status, code=code)
 
     # -- reads --
 

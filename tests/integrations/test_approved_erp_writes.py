@@ -248,7 +248,8 @@ def test_a_requisition_refused_by_sap_is_kept_failed_and_sent_again_from_the_cli
     item = body["to_PurchaseReqnItem"]["results"][0]
     assert item["Material"] == material
     assert item["RequestedQuantity"] == "120"
-    assert (item["PurchaseRequisitionPrice"], item["PurReqnItemCurrency"]) == ("3.1", "EUR")
+    assert (item["PurchaseRequisitionPrice"], item["PurReqnPriceQuantity"]) == ("3.100", "1")
+    assert item["PurReqnItemCurrency"] == "EUR"
     assert item["Plant"] == "1010"
     assert item["PurchaseRequisitionItemText"] == f"PA-{action_id}"
     assert item["DeliveryDate"] == "/Date(1782864000000)/"

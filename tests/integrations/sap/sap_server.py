@@ -76,6 +76,7 @@ REQUISITION_EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
  <Property Name="RequestedQuantity" Type="Edm.Decimal" Precision="13" Scale="3"/>
  <Property Name="BaseUnit" Type="Edm.String" MaxLength="3"/>
  <Property Name="PurchaseRequisitionPrice" Type="Edm.Decimal" Precision="12" Scale="3"/>
+ <Property Name="PurReqnPriceQuantity" Type="Edm.Decimal" Precision="5" Scale="0"/>
  <Property Name="PurReqnItemCurrency" Type="Edm.String" MaxLength="5"/>
  <Property Name="Plant" Type="Edm.String" MaxLength="4"/>
  <Property Name="FixedSupplier" Type="Edm.String" MaxLength="10"/>

@@ -25,6 +25,7 @@ from integrations.base import (
     SupplierRecord,
 )
 from integrations.sap import SapConnector, SapSettings
+from integrations.sap.connector import sap_price
 from integrations.sap.odata import (
     datetime_literal,
     datetimeoffset_literal,
@@ -586,3 +587,23 @@ def test_metadata_is_the_real_edmx(make_settings: MakeSettings) -> None:
         "A_PurchaseOrder"
     ]
     assert {"NetPriceAmount", "NetPriceQuantity"} <= fields["A_PurchaseOrderItem"]
+
+
+def test_a_price_finer_than_three_decimals_goes_per_ten_hundred_or_thousand_units(
+    make_settings: MakeSettings, sap_state: SapState
+) -> None:
+    connector = SapConnector(make_settings())
+    update = ContractPriceUpdate(
+        contract_number="4600000001",
+        line_number="00010",
+        unit_price=Decimal("4.409245"),
+        currency="EUR",
+        unit="KG",
+    )
+    result = connector.update_contract_price(update)
+    connector.close()
+    body = sap_state.writes[-1][2]
+    assert (body["ContractNetPriceAmount"], body["NetPriceQuantity"]) == ("4409.245", "1000")
+    assert result.message is None  # exact: nothing was rounded
+    assert sap_price(Decimal("1.23456789")) == (Decimal("12345.679"), 10_000)
+    assert sap_price(Decimal("1.23456789"), priced_per=1) == (Decimal("1.235"), 1)
