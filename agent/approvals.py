@@ -13,7 +13,13 @@ from agent.state import PendingApproval
 from core.errors import PricingAgentError
 from tools.base import ApprovalDecision
 from tools.counter_offer import decide_counter_offer
-from tools.erp_actions import build_connector, decide_erp_action, send_erp_action, system_name
+from tools.erp_actions import (
+    ErpActionDraft,
+    build_connector,
+    decide_erp_action,
+    send_erp_action,
+    system_name,
+)
 
 ERP_WRITE_TOOLS = frozenset({"draft_requisition", "draft_contract_price_update"})
 """Drafting tools whose approved action is a write to an ERP."""
@@ -73,26 +79,49 @@ def _erp_write(run: RunContext, action_id: int, decision: ApprovalDecision) -> d
     with run.session_factory(run.org_id) as session:
         ctx = run.tool_context(session, actor=decision.by)
         action = decide_erp_action(ctx, action_id, decision)
+    not_started = None
     if action.status == "approved":
-        action = send_erp_action(
-            run.session_factory,
-            run.org_id,
-            action_id,
-            connectors=run.erp_connectors or build_connector,
-            actor=decision.by,
-        )
+        try:
+            action = send_erp_action(
+                run.session_factory,
+                run.org_id,
+                action_id,
+                connectors=run.erp_connectors or build_connector,
+                actor=decision.by,
+            )
+        except PricingAgentError as exc:
+            # The approval stands; only the send did not start (another sender got there
+            # first, or the store went away).
+            not_started = str(exc)
     result = action.model_dump(mode="json")
+    result["delivery"] = _delivery(action, not_started)
+    return result
+
+
+def _delivery(action: ErpActionDraft, not_started: str | None) -> str | None:
+    """One sentence on what became of an approved write."""
     name = system_name(action.system)
+    if not_started is not None:
+        return (
+            f"approved, but sending did not start ({not_started}); "
+            f"`pricing-agent erp actions` shows where #{action.id} stands"
+        )
     if action.status == "sent":
         done = (
             f"created in {name} as {action.external_id}"
             if action.action == "create_requisition"
             else f"changed in {name} on contract {action.contract_number} line {action.line}"
         )
-        result["delivery"] = done + (f" ({action.erp_message})" if action.erp_message else "")
-    elif action.status == "failed":
-        result["delivery"] = (
+        return done + (f" ({action.erp_message})" if action.erp_message else "")
+    if action.status == "failed":
+        return (
             f"approved, but not written to {name}: {action.error}. It is kept as failed; "
-            f"an operator can send it again with `pricing-agent erp send {action_id}`."
+            f"an operator can send it again with `pricing-agent erp send {action.id}`."
         )
-    return result
+    if action.status == "sending":
+        return (
+            f"approved and sent, but {name}'s answer was lost: {action.error}. Look for "
+            f"{action.reference} in {name} before sending it again "
+            f"(`pricing-agent erp send {action.id} --force`)."
+        )
+    return None

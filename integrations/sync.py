@@ -621,7 +621,8 @@ _LINE_VALUES = (
 
 # A batch goes in as columns of arrays: one statement of fixed text each for headers and
 # lines (parsed and planned once per connection), one round trip each. A line is rewritten
-# only when a value differs, so a re-run changes nothing; ``xmax = 0`` marks a new row.
+# only when a value differs, so a re-run changes no line; ``xmax = 0`` marks a new row.
+# The header upsert has no WHERE on purpose: RETURNING must give every header's id.
 _UPSERT_HEADERS = text(
     """
     INSERT INTO purchase_orders AS o

@@ -77,8 +77,9 @@ class ApprovalDecision(BaseModel):
     def status(self) -> Literal["approved", "rejected", "abandoned"]:
         """The action's new status; an approval can only be "approved"."""
         outcome = self.outcome or ("approved" if self.approved else "rejected")
-        if self.approved and outcome != "approved":
-            raise InvalidInputError("an approval cannot have the outcome " + outcome)
+        if self.approved != (outcome == "approved"):
+            said = "an approval" if self.approved else "a rejection"
+            raise InvalidInputError(f"{said} cannot have the outcome {outcome}")
         return outcome
 
 

@@ -22,6 +22,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -29,7 +30,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import ConflictError, NotFoundError, PricingAgentError
+from core.errors import (
+    ConflictError,
+    NotFoundError,
+    PricingAgentError,
+    WriteOutcomeUnknownError,
+)
 from integrations.base import ContractPriceUpdate, ERPConnector, RequisitionDraft, WriteResult
 from store import audit
 from store.models import ErpAction, Item, Supplier
@@ -41,6 +47,10 @@ ActionKind = Literal["create_requisition", "update_contract_price"]
 ConnectorFactory = Callable[[str], ERPConnector]
 """Builds the connector of an ERP by system name (``integrations.connectors.build_connector``)."""
 SessionFactory = Callable[[uuid.UUID], AbstractContextManager[Session]]
+
+# A send with no answer recorded may still be waiting on its ERP (timeouts and retries):
+# forcing a second one is refused until this long after it started.
+SEND_MAY_STILL_RUN = dt.timedelta(minutes=15)
 
 # Prices go to an ERP with up to six decimals (the store keeps every digit it was given).
 PRICE_PLACES = Decimal("0.000001")
@@ -101,7 +111,8 @@ class ErpActionDraft(BaseModel):
     change_pct: Decimal | None = Field(description="New against previous price, in percent.")
     contract_number: str | None
     line: str | None
-    need_by: dt.date | None
+    need_by: dt.date | None = Field(description="Requisition: the date the goods are needed.")
+    valid_from: dt.date | None = Field(description="Contract change: the date it starts.")
     plant: str | None
     external_id: str | None = Field(description="The ERP's document number, once sent.")
     erp_message: str | None
@@ -175,7 +186,7 @@ def view(ctx: ToolContext, action: ErpAction) -> ErpActionDraft:
     assert price is not None
     quantity = payload.get("quantity")
     change = basis.get("change_pct")
-    need_by = payload.get("need_by_date") or payload.get("valid_from")
+    need_by, valid_from = payload.get("need_by_date"), payload.get("valid_from")
     return ErpActionDraft(
         id=action.id,
         action=action.kind,
@@ -198,6 +209,7 @@ def view(ctx: ToolContext, action: ErpAction) -> ErpActionDraft:
         contract_number=payload.get("contract_number"),
         line=payload.get("line_number"),
         need_by=dt.date.fromisoformat(need_by) if need_by else None,
+        valid_from=dt.date.fromisoformat(valid_from) if valid_from else None,
         plant=payload.get("plant"),
         external_id=action.external_id,
         erp_message=action.erp_message,
@@ -263,30 +275,74 @@ def _request(action: ErpAction) -> RequisitionDraft | ContractPriceUpdate:
     )
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """What came of one attempt: sent (with the ERP's answer), failed, or unknown."""
+
+    outcome: Literal["sent", "failed", "unknown"]
+    result: WriteResult | None = None
+    error: str | None = None
+
+
 def _call(
     connectors: ConnectorFactory,
     system: str,
     action_id: int,
     request: RequisitionDraft | ContractPriceUpdate,
-) -> WriteResult | str:
-    """Send one write; the ERP's answer, or why it could not be sent (never raises)."""
+) -> _Answer:
+    """Send one write and say what came of it (never raises)."""
     name = system_name(system)
     try:
         connector = connectors(system)
     except PricingAgentError as exc:
-        return f"{name} is not reachable: {exc}"
+        return _Answer("failed", error=f"{name} is not reachable: {exc}")
     try:
         if isinstance(request, RequisitionDraft):
-            return connector.create_requisition(request)
-        return connector.update_contract_price(request)
+            result = connector.create_requisition(request)
+        else:
+            result = connector.update_contract_price(request)
+    except WriteOutcomeUnknownError as exc:
+        return _Answer("unknown", error=f"{name} may or may not have taken the write: {exc}")
     except PricingAgentError as exc:
-        return f"{name} did not take the write: {exc}"
+        return _Answer("failed", error=f"{name} did not take the write: {exc}")
     except Exception as exc:
         # The buyer gets a plain message; the operator gets the traceback.
         log.exception("ERP action %s: %s write failed", action_id, system)
-        return f"{name} write failed unexpectedly ({type(exc).__name__}); it was logged"
+        return _Answer(
+            "failed",
+            error=f"{name} write failed unexpectedly ({type(exc).__name__}); it was logged",
+        )
     finally:
         connector.close()
+    # Logged before it is stored: if storing fails, the ERP's document is still on record.
+    log.info("ERP action %s: %s answered %s", action_id, system, result)
+    return _Answer("sent", result=result)
+
+
+def _may_send(action: ErpAction, force: bool, now: dt.datetime) -> None:
+    """Refuse a send the action's state does not allow, saying what to do instead."""
+    if action.status in ("approved", "failed"):
+        return
+    if action.status != "sending":
+        raise ConflictError(f"ERP action {action.id} is {action.status}")
+    look = (
+        f"look for {reference(action.id)} in {system_name(action.system)}"
+        if action.kind == "create_requisition"
+        else f"look at contract {action.payload.get('contract_number')} in "
+        f"{system_name(action.system)}"
+    )
+    if not force:
+        raise ConflictError(
+            f"ERP action {action.id} is sending and its outcome is unknown: {look}, "
+            "then send again with force if it is not there"
+        )
+    started = action.last_attempt_at
+    if action.error is None and started is not None and now - started < SEND_MAY_STILL_RUN:
+        # No answer recorded yet and the attempt is recent: it may still be running.
+        raise ConflictError(
+            f"ERP action {action.id} was sent at {started:%Y-%m-%d %H:%M:%S} UTC and may "
+            f"still be running; force is refused until {SEND_MAY_STILL_RUN} after it"
+        )
 
 
 def send_erp_action(
@@ -300,62 +356,65 @@ def send_erp_action(
 ) -> ErpActionDraft:
     """Send an approved (or failed) ERP write and record the ERP's answer.
 
-    ``force`` also sends one left ``sending`` by a crash: only after a person has
-    checked the ERP for its reference, since the first attempt may have arrived.
+    A write whose answer was lost stays ``sending``: ``force`` sends it again, only
+    after a person has checked the ERP (the first attempt may have arrived).
     """
+    now = dt.datetime.now(dt.UTC)
     with sessions(org_id) as session:
         ctx = ToolContext(session=session, org_id=org_id, actor=actor)
         action = _locked(ctx, action_id)
-        allowed = {"approved", "failed"} | ({"sending"} if force else set())
-        if action.status not in allowed:
-            hint = (
-                f"; its outcome is unknown: look for {reference(action_id)} in "
-                f"{system_name(action.system)}, then send again with force"
-                if action.status == "sending"
-                else ""
-            )
-            raise ConflictError(f"ERP action {action_id} is {action.status}{hint}")
+        _may_send(action, force, now)
         resend = action.attempts > 0
         system, request = action.system, _request(action)
         action.status = "sending"
         action.attempts += 1
-        action.last_attempt_at = dt.datetime.now(dt.UTC)
+        action.last_attempt_at = now
+        action.error = None
+        attempt = action.attempts
         if resend:
-            audit.record(
-                session=session,
-                org_id=org_id,
-                actor=actor,
-                action="erp_action.resent",
-                entity="erp_actions",
-                entity_ids=[action_id],
-                details={"attempt": action.attempts, "forced": force},
-            )
+            _audit(ctx, action_id, "resent", {"attempt": attempt, "forced": force})
     answer = _call(connectors, system, action_id, request)
     with sessions(org_id) as session:
         ctx = ToolContext(session=session, org_id=org_id, actor=actor)
         action = _locked(ctx, action_id)
-        if isinstance(answer, WriteResult):
+        if action.attempts != attempt:
+            # A forced later attempt owns the row now; this answer goes to the audit only.
+            _audit(ctx, action_id, "late_answer", _details(answer, attempt))
+            return view(ctx, action)
+        if answer.result is not None:
             action.status = "sent"
             action.sent_at = dt.datetime.now(dt.UTC)
-            action.external_id = answer.document_id
-            action.erp_message = answer.message
-            action.error = None
-            details: dict[str, Any] = {"document": answer.document_id, "message": answer.message}
+            action.external_id = answer.result.document_id
+            action.erp_message = answer.result.message
         else:
-            action.status = "failed"
-            action.error = answer
-            details = {"error": answer, "attempt": action.attempts}
-        audit.record(
-            session=session,
-            org_id=org_id,
-            actor=actor,
-            action=f"erp_action.{action.status}",
-            entity="erp_actions",
-            entity_ids=[action_id],
-            details=details,
-        )
+            # An unknown outcome stays "sending" (only force sends it again); a refusal fails.
+            action.status = "sending" if answer.outcome == "unknown" else "failed"
+            action.error = answer.error
+        _audit(ctx, action_id, answer.outcome, _details(answer, attempt))
         session.flush()
         return view(ctx, action)
+
+
+def _details(answer: _Answer, attempt: int) -> dict[str, Any]:
+    if answer.result is not None:
+        return {
+            "attempt": attempt,
+            "document": answer.result.document_id,
+            "message": answer.result.message,
+        }
+    return {"attempt": attempt, "error": answer.error}
+
+
+def _audit(ctx: ToolContext, action_id: int, what: str, details: dict[str, Any]) -> None:
+    audit.record(
+        session=ctx.session,
+        org_id=ctx.org_id,
+        actor=ctx.actor,
+        action=f"erp_action.{what}",
+        entity="erp_actions",
+        entity_ids=[action_id],
+        details=details,
+    )
 
 
 # --------------------------------------------------------------------------- listing

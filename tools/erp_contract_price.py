@@ -114,6 +114,29 @@ def _line(ctx: ToolContext, contract: Contract, args: DraftContractPriceInput) -
     return line
 
 
+# ERPs whose connector changes a contract price at once, with no start date of its own.
+_NO_START_DATE = frozenset({"sap", "ebs"})
+
+
+def _check_start(ctx: ToolContext, system: str, valid_from: dt.date | None) -> None:
+    if valid_from is None:
+        return
+    if valid_from < ctx.as_of:
+        raise InvalidInputError(
+            f"valid_from {valid_from} is in the past; a price is not changed back"
+        )
+    if system in _NO_START_DATE:
+        raise InvalidInputError(
+            f"{system_name(system)} changes a contract price at once through this connection; "
+            "leave valid_from out to change it now, or set a later start in "
+            f"{system_name(system)} itself"
+        )
+
+
+def _pct(change: Decimal | None) -> str:
+    return "" if change is None else f" ({change:+}%)"
+
+
 def _item(ctx: ToolContext, item_id: int) -> Item:
     item = ctx.session.get(Item, (ctx.org_id, item_id))
     assert item is not None
@@ -132,6 +155,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
     system = args.system.strip().lower() if args.system else None
     contract = _contract(ctx, args.contract, system)
     system = contract.source_system
+    _check_start(ctx, system, args.valid_from)
     line = _line(ctx, contract, args)
     item = _item(ctx, line.item_id)
     currency = (args.currency or line.currency).upper()
@@ -148,7 +172,11 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
         raise InvalidInputError(
             f"line {line.line_no} is already at {currency} {exact(amount)}/{line.unit}"
         )
-    change = ((amount - line.unit_price) / line.unit_price * 100).quantize(PCT)
+    change = (
+        ((amount - line.unit_price) / line.unit_price * 100).quantize(PCT)
+        if line.unit_price
+        else None
+    )
     spelling = line.erp_unit or erp_spelling(system, line.unit)
     supplier = ctx.session.get(Supplier, (ctx.org_id, contract.supplier_id))
     vendor = ctx.session.scalar(
@@ -160,6 +188,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
                 SupplierAlias.system == system,
             )
         )
+        .order_by(SupplierAlias.external_code)
         .limit(1)
     )
     name = system_name(system)
@@ -167,17 +196,17 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
     new_text = f"{currency} {exact(amount)}"
     summary = (
         f"contract price change in {name}: {contract.contract_number} line {line.line_no} "
-        f"({item.name}) from {old_text} to {new_text} per {spelling} ({change:+}%)"
+        f"({item.name}) from {old_text} to {new_text} per {spelling}{_pct(change)}"
     )
     lines = [
         f"Contract price change for {name} (not yet made):",
         f"- contract: {contract.contract_number}, line {line.line_no}"
         + (f", supplier {supplier.name}" if supplier is not None else ""),
         f"- item: {item.code} — {item.name}",
-        f"- price: {old_text} → {new_text} per {spelling} ({change:+}%)",
+        f"- price: {old_text} → {new_text} per {spelling}{_pct(change)}",
+        "- takes effect: "
+        + (f"from {args.valid_from.isoformat()}" if args.valid_from else "at once"),
     ]
-    if args.valid_from:
-        lines.append(f"- valid from: {args.valid_from.isoformat()}")
 
     def payload(_: int) -> dict[str, Any]:
         fields = {
@@ -200,7 +229,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
         "previous_price": Money(
             amount=line.unit_price, currency=currency, unit=line.unit
         ).model_dump(mode="json"),
-        "change_pct": str(change),
+        "change_pct": None if change is None else str(change),
         "erp_item_code": _erp_item_code(ctx, item, system),
         "erp_supplier_code": vendor,
         "evidence": [evidence.model_dump(mode="json")],

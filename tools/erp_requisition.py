@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
-from core.errors import InvalidInputError, NotFoundError, PricingAgentError
+from core.errors import InvalidInputError, NotFoundError, PricingAgentError, UnitConversionError
 from core.money import Price
 from integrations.units import erp_spelling, resolve_erp_unit
 from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, SupplierAlias
@@ -115,9 +115,20 @@ def _vendor_code(ctx: ToolContext, supplier: Supplier, system: str) -> str:
 
 
 def _agreed_price(
-    ctx: ToolContext, item: Item, system: str, supplier: Supplier | None, quantity: Decimal
+    ctx: ToolContext,
+    item: Item,
+    system: str,
+    supplier: Supplier | None,
+    asked: tuple[Decimal, str, str | None],
+    catalog: UnitCatalog,
 ) -> tuple[ContractPrice, Contract] | None:
-    """The agreed price in force today in ``system`` for the quantity (newest, then lowest)."""
+    """The agreed price in force today in ``system`` for the asked quantity.
+
+    Each line's minimum quantity is compared in the line's own unit. Among the lines that
+    apply (in the asked currency, if one was given, else in the newest line's currency),
+    the newest wins, then the lowest price per the asked unit.
+    """
+    quantity, unit, currency = asked
     query = (
         select(ContractPrice, Contract)
         .join(
@@ -130,15 +141,33 @@ def _agreed_price(
             Contract.source_system == system,
             ContractPrice.valid_from <= ctx.as_of,
             or_(ContractPrice.valid_to.is_(None), ContractPrice.valid_to >= ctx.as_of),
-            ContractPrice.min_quantity <= quantity,
         )
-        .order_by(ContractPrice.valid_from.desc(), ContractPrice.unit_price, ContractPrice.id)
-        .limit(1)
+        .order_by(ContractPrice.valid_from.desc(), ContractPrice.id)
     )
     if supplier is not None:
         query = query.where(Contract.supplier_id == supplier.id)
-    row = ctx.session.execute(query).first()
-    return None if row is None else (row[0], row[1])
+    applying: list[tuple[ContractPrice, Contract, Decimal]] = []
+    for line, contract in ctx.session.execute(query):
+        try:
+            in_line_unit = catalog.convert_quantity(quantity, unit, line.unit)
+            per_asked = catalog.convert_price(
+                Price(line.unit_price, line.currency, line.unit), unit
+            ).amount
+        except UnitConversionError:
+            continue  # priced in another dimension (per lot, say): not comparable
+        if line.min_quantity <= in_line_unit:
+            applying.append((line, contract, per_asked))
+    if not applying:
+        return None
+    wanted = currency or applying[0][0].currency
+    same = [a for a in applying if a[0].currency == wanted]
+    if not same:
+        return None
+    newest = max(a[0].valid_from for a in same)
+    line, contract, _ = min(
+        (a for a in same if a[0].valid_from == newest), key=lambda a: (a[2], a[0].id)
+    )
+    return line, contract
 
 
 def _expected_price(
@@ -148,13 +177,15 @@ def _expected_price(
     system: str,
     supplier: Supplier | None,
     asked: tuple[Decimal, str],
+    catalog: UnitCatalog,
 ) -> tuple[Price, Supplier | None, dict[str, Any], list[Evidence]]:
     """The price to put on the requisition, the supplier it implies, and what it rests on."""
     quantity, unit = asked
     if args.unit_price is not None:
         price = Price(args.unit_price, (args.currency or "USD").upper(), unit)
         return price, supplier, {"source": "buyer"}, []
-    agreed = _agreed_price(ctx, item, system, supplier, quantity)
+    currency = args.currency.upper() if args.currency else None
+    agreed = _agreed_price(ctx, item, system, supplier, (quantity, unit, currency), catalog)
     if agreed is not None:
         line, contract = agreed
         found = ctx.session.get(Supplier, (ctx.org_id, contract.supplier_id))
@@ -213,7 +244,7 @@ def draft_requisition(ctx: ToolContext, args: DraftRequisitionInput) -> ErpActio
         raise InvalidInputError(f"need-by date {args.need_by} is in the past")
     supplier = resolve_supplier(ctx, args.supplier) if args.supplier else None
     found, supplier, basis, evidence = _expected_price(
-        ctx, args, item, system, supplier, (args.quantity, asked_unit.code)
+        ctx, args, item, system, supplier, (args.quantity, asked_unit.code), catalog
     )
     price = catalog.convert_price(found, erp_unit.code)
     amount = trim(price.amount.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN))

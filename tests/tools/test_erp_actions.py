@@ -21,6 +21,7 @@ from core.errors import (
     InvalidInputError,
     NotFoundError,
     UnitConversionError,
+    WriteOutcomeUnknownError,
 )
 from integrations.base import ContractPriceUpdate, RequisitionDraft, WriteResult
 from integrations.fake import FakeConnector
@@ -415,7 +416,8 @@ def test_an_erp_refusal_is_kept_as_failed_and_can_be_sent_again(
     )
     assert failed.status == "failed"
     assert failed.error == (
-        "SAP S/4HANA did not take the write: SAP answered 400: Material MAT-1 is blocked for plant 1000"
+        "SAP S/4HANA did not take the write: "
+        "SAP answered 400: Material MAT-1 is blocked for plant 1000"
     )
     assert failed.external_id is None
 
@@ -493,7 +495,7 @@ def test_a_write_in_flight_is_not_sent_twice_and_a_lost_one_needs_force(
     sender.start()
     try:
         assert erp.called.wait(10)
-        with pytest.raises(ConflictError, match="is sending; its outcome is unknown"):
+        with pytest.raises(ConflictError, match="is sending and its outcome is unknown"):
             send_erp_action(
                 database.session_scope, org_id, action_id, connectors=lambda s: erp, actor="b"
             )
@@ -510,13 +512,30 @@ def test_a_write_in_flight_is_not_sent_twice_and_a_lost_one_needs_force(
             unit="KG",
         )
     ]
-    # A send that died half way leaves "sending": only force sends it again.
+    # A send that died half way leaves "sending": only force sends it again, and not while
+    # the attempt may still be running.
+    lost = dt.datetime.now(dt.UTC)
     with database.session_scope(org_id) as session:
-        session.get(ErpAction, (org_id, action_id)).status = "sending"  # type: ignore[union-attr]
-    with pytest.raises(ConflictError, match="look for PA-"):
+        row = session.get(ErpAction, (org_id, action_id))
+        assert row is not None
+        row.status, row.last_attempt_at = "sending", lost
+    with pytest.raises(ConflictError, match="look at contract K-9 in SAP S/4HANA"):
         send_erp_action(
             database.session_scope, org_id, action_id, connectors=lambda s: erp, actor="c"
         )
+    with pytest.raises(ConflictError, match="may still be running"):
+        send_erp_action(
+            database.session_scope,
+            org_id,
+            action_id,
+            connectors=lambda s: erp,
+            actor="c",
+            force=True,
+        )
+    with database.session_scope(org_id) as session:
+        row = session.get(ErpAction, (org_id, action_id))
+        assert row is not None
+        row.last_attempt_at = lost - dt.timedelta(minutes=20)
     forced = send_erp_action(
         database.session_scope, org_id, action_id, connectors=lambda s: erp, actor="c", force=True
     )
@@ -525,3 +544,131 @@ def test_a_write_in_flight_is_not_sent_twice_and_a_lost_one_needs_force(
     with database.session_scope(org_id) as session:
         listed = list_erp_actions(ToolContext(session=session, org_id=org_id), status="sent")
     assert [a.id for a in listed] == [action_id]
+
+
+class LostAnswer(FakeConnector):
+    """An ERP whose answer to the first write is lost on the way back."""
+
+    lost: bool = True
+
+    def create_requisition(self, draft: RequisitionDraft) -> WriteResult:
+        result = super().create_requisition(draft)
+        if self.lost:
+            self.lost = False
+            raise WriteOutcomeUnknownError("SAP POST failed in transit (ReadTimeout)")
+        return result
+
+
+def test_a_write_whose_answer_was_lost_is_not_offered_for_a_plain_resend(
+    database: Database, erp_org: dict[str, Any]
+):
+    org_id = erp_org["org_id"]
+    erp = LostAnswer(system="sap")
+    action_id = _draft(database, org_id)
+    _decide(database, org_id, action_id, True)
+
+    unknown = send_erp_action(
+        database.session_scope, org_id, action_id, connectors=lambda s: erp, actor="buyer"
+    )
+
+    assert unknown.status == "sending"
+    assert unknown.error == (
+        "SAP S/4HANA may or may not have taken the write: SAP POST failed in transit (ReadTimeout)"
+    )
+    with pytest.raises(ConflictError, match=f"look for PA-{action_id} in SAP S/4HANA"):
+        send_erp_action(
+            database.session_scope, org_id, action_id, connectors=lambda s: erp, actor="buyer"
+        )
+    # Someone looked in SAP and did not find it: force sends it again at once (the first
+    # attempt has finished, so nothing may still be running).
+    again = send_erp_action(
+        database.session_scope,
+        org_id,
+        action_id,
+        connectors=lambda s: erp,
+        actor="operator",
+        force=True,
+    )
+    assert (again.status, again.external_id) == ("sent", "10000002")
+    assert _audit(database, org_id, action_id)[-3:] == [
+        "erp_action.unknown",
+        "erp_action.resent",
+        "erp_action.sent",
+    ]
+
+
+def test_the_contract_price_break_is_read_in_the_lines_own_unit(ctx: ToolContext):
+    item, supplier = _sap_rebar(ctx)
+    contract = factories.contract(
+        ctx.session, ctx.org_id, supplier_id=supplier.id, source_system="sap"
+    )
+    start = AS_OF - dt.timedelta(days=30)
+    per_kg = factories.contract_price(
+        ctx.session,
+        ctx.org_id,
+        contract_id=contract.id,
+        item_id=item.id,
+        unit_price=Decimal("4.00"),  # = USD 1.814/lb
+        unit="kg",
+        min_quantity=Decimal(0),
+        valid_from=start,
+        line_no="10",
+    )
+    break_2000_lb = factories.contract_price(
+        ctx.session,
+        ctx.org_id,
+        contract_id=contract.id,
+        item_id=item.id,
+        unit_price=Decimal("1.50"),
+        unit="lb",
+        min_quantity=Decimal(2000),
+        valid_from=start,
+        line_no="20",
+    )
+
+    small = draft_requisition(
+        ctx, DraftRequisitionInput(item=REBAR, quantity=Decimal(1000), unit="lb")
+    )
+    large = draft_requisition(
+        ctx, DraftRequisitionInput(item=REBAR, quantity=Decimal(3000), unit="lb")
+    )
+    # 3,000 lb is 1,360.8 kg: the break of 2,000 lb applies to it even though 1,360 < 2,000.
+    assert [e.ids for e in small.evidence] == [[per_kg.id]]
+    assert [e.ids for e in large.evidence] == [[break_2000_lb.id]]
+    assert small.price.amount == Decimal("4")
+    assert large.price.amount == (Decimal("1.50") / Decimal("0.45359237")).quantize(
+        Decimal("0.000001")
+    )
+
+
+def test_a_contract_change_start_date_must_be_one_the_erp_can_apply(ctx: ToolContext):
+    _contract(ctx)
+    base = {"contract": "4600000012", "line": "10", "unit_price": Decimal("4.5")}
+    with pytest.raises(InvalidInputError, match="in the past"):
+        draft_contract_price_update(
+            ctx, DraftContractPriceInput(**base, valid_from=AS_OF - dt.timedelta(days=1))
+        )
+    with pytest.raises(InvalidInputError, match="SAP S/4HANA changes a contract price at once"):
+        draft_contract_price_update(
+            ctx, DraftContractPriceInput(**base, valid_from=AS_OF + dt.timedelta(days=30))
+        )
+    draft = draft_contract_price_update(ctx, DraftContractPriceInput(**base))
+    assert "- takes effect: at once" in draft.message
+
+
+def test_a_contract_line_priced_at_zero_can_be_given_a_price(ctx: ToolContext):
+    _, line, _ = _contract(ctx)
+    line.unit_price = Decimal(0)
+    ctx.session.flush()
+    draft = draft_contract_price_update(
+        ctx, DraftContractPriceInput(contract="4600000012", line="10", unit_price=Decimal("4.5"))
+    )
+    assert draft.change_pct is None
+    assert "USD 0.00 → USD 4.50 per KG" in draft.message
+
+
+def test_a_decision_that_contradicts_itself_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="a rejection cannot have the outcome approved"):
+        _ = ApprovalDecision(approved=False, by="x", outcome="approved").status
+    with pytest.raises(InvalidInputError, match="an approval cannot have the outcome abandoned"):
+        _ = ApprovalDecision(approved=True, by="x", outcome="abandoned").status
