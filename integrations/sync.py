@@ -34,14 +34,25 @@ from integrations.base import (
     ContractPriceRecord,
     Entity,
     ERPConnector,
-    ItemRecord,
     PriceRecord,
     PurchaseOrderLineRecord,
     Rejected,
     SupplierRecord,
 )
-from integrations.units import resolve_erp_unit
-from store import locks, search
+from integrations.sync_batch import (
+    Batch,
+    Counts,
+    ItemIndex,
+    SkipRecord,
+    aliased_supplier,
+    count,
+    currency_of,
+    item_id_of,
+    supplier_id_of,
+    unit_of,
+)
+from integrations.sync_items import write_item
+from store import locks
 from store.db import Database
 from store.models import (
     Contract,
@@ -50,14 +61,12 @@ from store.models import (
     ErpRejection,
     ErpSyncRun,
     ErpWatermark,
-    Item,
     ItemAlias,
-    ItemMatchCandidate,
     Supplier,
     SupplierAlias,
 )
 from store.suppliers import supplier_key
-from store.units import UnitCatalog, UnitInfo
+from store.units import UnitCatalog
 
 log = logging.getLogger(__name__)
 ORDER: tuple[Entity, ...] = (
@@ -71,31 +80,6 @@ BATCH = 500
 R = TypeVar("R")
 
 
-class SkipRecord(Exception):  # noqa: N818 - a record refused, not a failure of the run
-    """A record the store cannot take, with the reason."""
-
-
-@dataclass
-class Counts:
-    """What happened to one entity's records."""
-
-    read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The counts by name."""
-        return {
-            "read": self.read,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-        }
-
-
 @dataclass
 class SyncReport:
     """What a sync did, by entity."""
@@ -105,25 +89,6 @@ class SyncReport:
     counts: dict[str, Counts] = field(default_factory=dict)
     seconds: float = 0.0
     candidates: int = 0
-
-
-@dataclass
-class _Batch:
-    """One transaction's worth of work: the session and what the writers look up."""
-
-    session: Session
-    org_id: uuid.UUID
-    system: str
-    units: UnitCatalog
-    currencies: set[str]
-    counts: Counts
-    run_id: int
-    seq: Iterator[int]
-    candidates: list[int]
-    # Alias maps loaded once per entity (the lines' suppliers and items are all stored by
-    # then): look-ups without round trips.
-    supplier_ids: dict[str, int] = field(default_factory=dict)
-    item_ids: dict[str, int] = field(default_factory=dict)
 
 
 def sync_erp(
@@ -246,12 +211,13 @@ def _sync_entity(
         units = UnitCatalog.load(session)
         currencies = set(session.scalars(select(Currency.code)))
         supplier_ids, item_ids = _alias_maps(session, org_id, system, entity)
+        items = ItemIndex.load(session, org_id, system) if entity is Entity.ITEMS else None
     reader = _READERS[entity](connector, mark)
     writer = _WRITERS.get(entity)  # purchase orders are stored per batch instead
     newest = mark
     for n, chunk in enumerate(_batches(reader, batch_size), start=1):
         with database.session_scope(org_id) as session:
-            work = _Batch(
+            work = Batch(
                 session,
                 org_id,
                 system,
@@ -263,6 +229,7 @@ def _sync_entity(
                 [],
                 supplier_ids,
                 item_ids,
+                items,
             )
             orders = _OrderLines()
             for record in chunk:
@@ -275,6 +242,8 @@ def _sync_entity(
                         # Every refusal is raised while validating, before any write: the
                         # batch's lines are then stored set-wise, without savepoints.
                         _take_po_line(work, record, orders)
+                    elif entity is Entity.ITEMS:
+                        write_item(work, record)  # refusals, too, come before any write
                     else:
                         assert writer is not None
                         with session.begin_nested():
@@ -335,9 +304,7 @@ def _raw(record: object) -> dict[str, Any]:
     return {name: str(getattr(record, name)) for name in fields if name != "attributes"}
 
 
-def _reject(
-    work: _Batch, entity: Entity, key: str | None, reason: str, raw: dict[str, Any]
-) -> None:
+def _reject(work: Batch, entity: Entity, key: str | None, reason: str, raw: dict[str, Any]) -> None:
     work.counts.rejected += 1
     work.session.add(
         ErpRejection(
@@ -352,65 +319,15 @@ def _reject(
     )
 
 
-# --------------------------------------------------------------------------- look-ups
-
-
-def _unit(work: _Batch, spelling: str) -> UnitInfo:
-    unit = resolve_erp_unit(work.units, work.system, spelling)
-    if unit is None:
-        raise SkipRecord(f"unknown unit of measure {spelling!r}")
-    return unit
-
-
-def _currency(work: _Batch, code: str) -> str:
-    code = code.strip().upper()
-    if code not in work.currencies:
-        raise SkipRecord(f"unknown currency {code!r}")
-    return code
-
-
-def _supplier_id(work: _Batch, code: str) -> int:
-    found = work.supplier_ids.get(code) or _alias_supplier(work, code)
-    if found is None:
-        raise SkipRecord(f"unknown supplier {code!r} in {work.system} (sync suppliers first)")
-    return found
-
-
-def _item_id(work: _Batch, code: str | None) -> int:
-    if not code:
-        raise SkipRecord("a line without an item code (free text) has no item to price")
-    if code in work.item_ids:
-        return work.item_ids[code]
-    found = work.session.scalar(
-        select(ItemAlias.item_id).where(
-            ItemAlias.org_id == work.org_id,
-            ItemAlias.system == work.system,
-            ItemAlias.external_code == code,
-        )
-    )
-    if found is None:
-        raise SkipRecord(f"unknown item {code!r} in {work.system} (sync items first)")
-    return int(found)
-
-
-def _count(work: _Batch, inserted: bool, changed: bool = True) -> None:
-    if inserted:
-        work.counts.inserted += 1
-    elif changed:
-        work.counts.updated += 1
-    else:
-        work.counts.unchanged += 1
-
-
 # --------------------------------------------------------------------------- writers
 
 
-def _write_supplier(work: _Batch, record: SupplierRecord) -> None:
+def _write_supplier(work: Batch, record: SupplierRecord) -> None:
     if not record.code.strip() or not record.name.strip():
         raise SkipRecord("a supplier needs a code and a name")
     s, org = work.session, work.org_id
-    if _alias_supplier(work, record.code) is not None:
-        _count(work, inserted=False, changed=False)
+    if aliased_supplier(work, record.code) is not None:
+        count(work, inserted=False, changed=False)
         return
     key = supplier_key(record.name)
     supplier_id = s.scalar(
@@ -433,117 +350,7 @@ def _write_supplier(work: _Batch, record: SupplierRecord) -> None:
             org_id=org, system=work.system, external_code=record.code, supplier_id=supplier_id
         )
     )
-    _count(work, inserted=inserted)
-
-
-def _alias_supplier(work: _Batch, code: str) -> int | None:
-    found = work.session.scalar(
-        select(SupplierAlias.supplier_id).where(
-            SupplierAlias.org_id == work.org_id,
-            SupplierAlias.system == work.system,
-            SupplierAlias.external_code == code,
-        )
-    )
-    return int(found) if found is not None else None
-
-
-def _write_item(work: _Batch, record: ItemRecord) -> None:
-    if not record.code.strip() or not record.description.strip():
-        raise SkipRecord("an item needs a code and a description")
-    unit = _unit(work, record.unit)
-    s, org = work.session, work.org_id
-    alias = s.get(ItemAlias, (org, work.system, record.code))
-    if alias is not None:
-        changed = alias.erp_unit != record.unit
-        alias.erp_unit = record.unit
-        _count(work, inserted=False, changed=changed)
-        return
-    same_code = s.scalar(select(Item.id).where(Item.org_id == org, Item.code == record.code))
-    item_id = same_code if same_code is not None else _confident_match(work, record, unit)
-    inserted = item_id is None
-    if item_id is None:
-        item = Item(
-            org_id=org,
-            code=_free_code(work, record.code),
-            name=record.description.strip()[:200],
-            description=record.description.strip(),
-            category=None,
-            unit=unit.code,
-            attributes={"source_system": work.system, "group": record.group},
-        )
-        s.add(item)
-        s.flush()
-        item_id = item.id
-        _list_candidates(work, record, unit, item_id)
-    s.add(
-        ItemAlias(
-            org_id=org,
-            system=work.system,
-            external_code=record.code,
-            item_id=item_id,
-            erp_unit=record.unit,
-        )
-    )
-    _count(work, inserted=inserted)
-
-
-def _free_code(work: _Batch, code: str) -> str:
-    taken = work.session.scalar(
-        select(Item.id).where(Item.org_id == work.org_id, Item.code == code)
-    )
-    return code if taken is None else f"{work.system}:{code}"
-
-
-def _same_dimension(work: _Batch, item_ids: list[int], unit: UnitInfo) -> dict[int, Item]:
-    items = search.items_by_id(session=work.session, org_id=work.org_id, ids=item_ids)
-    out = {}
-    for item_id, item in items.items():
-        other = work.units.resolve(item.unit) if item.unit else None
-        if other is not None and other.dimension == unit.dimension:
-            out[item_id] = item
-    return out
-
-
-def _confident_match(work: _Batch, record: ItemRecord, unit: UnitInfo) -> int | None:
-    """The one store item holding every word of the description, in the same dimension."""
-    found = search.fulltext_candidates(
-        session=work.session, org_id=work.org_id, query=record.description, limit=5
-    )
-    full = [c.item_id for c in found if c.score > 1]
-    same = _same_dimension(work, full, unit)
-    if len(same) == 1:
-        return next(iter(same))
-    return None
-
-
-# ts_rank of a description sharing some of its words with an item (the loose OR query);
-# below this the shared words are incidental ("type", "grade").
-MIN_CANDIDATE_SCORE = 0.01
-
-
-def _list_candidates(work: _Batch, record: ItemRecord, unit: UnitInfo, new_item: int) -> None:
-    """Near matches of a newly created item, for a person to confirm or reject."""
-    found = search.fulltext_candidates(
-        session=work.session, org_id=work.org_id, query=record.description, limit=5
-    )
-    scored = {c.item_id: c.score for c in found if c.item_id != new_item}
-    log.debug("match candidates for %s %r: %s", record.code, record.description, scored)
-    for item_id, item in _same_dimension(work, list(scored), unit).items():
-        if scored[item_id] < MIN_CANDIDATE_SCORE:
-            continue
-        if work.session.get(ItemAlias, (work.org_id, work.system, record.code)) is not None:
-            continue
-        work.session.add(
-            ItemMatchCandidate(
-                org_id=work.org_id,
-                system=work.system,
-                external_code=record.code,
-                item_id=item_id,
-                score=scored[item_id],
-                reason=f"{record.description!r} resembles {item.code} {item.name!r}",
-            )
-        )
-        work.candidates.append(item_id)
+    count(work, inserted=inserted)
 
 
 # Systems whose PO numbers repeat across companies (D365 legal entities, EBS operating
@@ -566,16 +373,16 @@ class _OrderLines:
     superseded: int = 0  # a line read twice in one batch: the later record is kept
 
 
-def _take_po_line(work: _Batch, record: PurchaseOrderLineRecord, into: _OrderLines) -> None:
+def _take_po_line(work: Batch, record: PurchaseOrderLineRecord, into: _OrderLines) -> None:
     """Validate one PO line and add it (and its header) to the batch's rows."""
     if record.quantity <= 0:
         raise SkipRecord(f"quantity must be greater than zero, not {record.quantity}")
     if record.unit_price < 0:
         raise SkipRecord(f"unit price is negative: {record.unit_price}")
-    supplier_id = _supplier_id(work, record.supplier_code)
-    item_id = _item_id(work, record.item_code)
-    unit = _unit(work, record.unit)
-    currency = _currency(work, record.currency)
+    supplier_id = supplier_id_of(work, record.supplier_code)
+    item_id = item_id_of(work, record.item_code)
+    unit = unit_of(work, record.unit)
+    currency = currency_of(work, record.currency)
     number = _po_number(work.system, record)
     into.headers[number] = {
         "org_id": work.org_id,
@@ -677,7 +484,7 @@ def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, li
     return {name: [row[name] for row in rows] for name in names}
 
 
-def _store_po_lines(work: _Batch, batch: _OrderLines) -> None:
+def _store_po_lines(work: Batch, batch: _OrderLines) -> None:
     """Upsert the batch's headers, then its lines, in one statement each."""
     if not batch.lines:
         return
@@ -711,7 +518,7 @@ def _store_po_lines(work: _Batch, batch: _OrderLines) -> None:
 
 
 def _contract_id(
-    work: _Batch,
+    work: Batch,
     number: str,
     supplier_id: int,
     currency: str,
@@ -745,7 +552,7 @@ def _contract_id(
 
 
 def _upsert_price(
-    work: _Batch, contract_id: int, line: str, item_id: int, values: dict[str, Any]
+    work: Batch, contract_id: int, line: str, item_id: int, values: dict[str, Any]
 ) -> None:
     existing = work.session.execute(
         select(ContractPrice).where(
@@ -764,7 +571,7 @@ def _upsert_price(
                 **values,
             )
         )
-        _count(work, inserted=True)
+        count(work, inserted=True)
         return
     changed = any(getattr(existing, k) != v for k, v in values.items()) or (
         existing.item_id != item_id
@@ -773,11 +580,11 @@ def _upsert_price(
         existing.item_id = item_id
         for k, v in values.items():
             setattr(existing, k, v)
-    _count(work, inserted=False, changed=changed)
+    count(work, inserted=False, changed=changed)
 
 
 def _write_agreed_price(
-    work: _Batch,
+    work: Batch,
     record: ContractPriceRecord | PriceRecord,
     *,
     number: str,
@@ -787,10 +594,10 @@ def _write_agreed_price(
 ) -> None:
     if record.unit_price < 0:
         raise SkipRecord(f"unit price is negative: {record.unit_price}")
-    supplier_id = _supplier_id(work, record.supplier_code)
-    item_id = _item_id(work, record.item_code)
-    unit = _unit(work, record.unit)
-    currency = _currency(work, record.currency)
+    supplier_id = supplier_id_of(work, record.supplier_code)
+    item_id = item_id_of(work, record.item_code)
+    unit = unit_of(work, record.unit)
+    currency = currency_of(work, record.currency)
     valid_from = record.valid_from or (record.changed_at or dt.datetime.now(dt.UTC)).date()
     contract_id = _contract_id(
         work, number, supplier_id, currency, kind, record.valid_from, record.valid_to
@@ -812,7 +619,7 @@ def _write_agreed_price(
     )
 
 
-def _write_contract_price(work: _Batch, record: ContractPriceRecord) -> None:
+def _write_contract_price(work: Batch, record: ContractPriceRecord) -> None:
     _write_agreed_price(
         work,
         record,
@@ -823,7 +630,7 @@ def _write_contract_price(work: _Batch, record: ContractPriceRecord) -> None:
     )
 
 
-def _write_price_record(work: _Batch, record: PriceRecord) -> None:
+def _write_price_record(work: Batch, record: PriceRecord) -> None:
     # A standing supplier price is kept as a one-line agreement of kind "price_record".
     _write_agreed_price(
         work,
@@ -842,9 +649,9 @@ _READERS: dict[Entity, Callable[[ERPConnector, dt.datetime | None], Iterable[Any
     Entity.CONTRACTS: lambda c, since: c.contract_prices(since),
     Entity.PRICE_RECORDS: lambda c, since: c.price_records(since),
 }
-_WRITERS: dict[Entity, Callable[[_Batch, Any], None]] = {
+_WRITERS: dict[Entity, Callable[[Batch, Any], None]] = {
     Entity.SUPPLIERS: _write_supplier,
-    Entity.ITEMS: _write_item,
+    Entity.ITEMS: write_item,
     Entity.CONTRACTS: _write_contract_price,
     Entity.PRICE_RECORDS: _write_price_record,
 }

@@ -300,6 +300,39 @@ def test_the_same_item_in_two_systems_is_one_item_with_two_aliases(database: Dat
     assert cement_codes == {"A0077"}  # not merged with MAT-CEM without a person
 
 
+def test_two_codes_of_one_erp_stay_two_items_even_with_the_same_words(
+    database: Database,
+) -> None:
+    org = make_org(database)
+    words = "Reinforcing bar epoxy coated grade 60"
+    sap = FakeConnector(
+        system="sap",
+        item_records=[
+            ItemRecord(code="MAT-1", description=words, unit="KG", changed_at=at(1)),
+            # SAP keeps this one apart (another plant's material, say): so does the store.
+            ItemRecord(code="MAT-2", description=words, unit="KG", changed_at=at(2)),
+        ],
+    )
+    report = sync_erp(database=database, org_id=org, connector=sap, entities=[Entity.ITEMS])
+    assert report.counts["items"].inserted == 2
+    assert report.candidates == 0  # nor is one offered as the other's match
+    # A second ERP's item with those words matches neither confidently: there are two.
+    d365 = FakeConnector(
+        system="d365",
+        item_records=[ItemRecord(code="A1", description=words, unit="lb", changed_at=at(3))],
+    )
+    second = sync_erp(database=database, org_id=org, connector=d365, entities=[Entity.ITEMS])
+    assert second.counts["items"].inserted == 1
+    assert second.candidates == 2
+    with database.session_scope(org) as session:
+        items = dict(
+            session.execute(
+                select(ItemAlias.external_code, ItemAlias.item_id).where(ItemAlias.org_id == org)
+            ).all()
+        )
+    assert len({items["MAT-1"], items["MAT-2"], items["A1"]}) == 3
+
+
 def test_malformed_records_are_rejected_with_reasons_and_the_rest_kept(
     database: Database,
 ) -> None:
