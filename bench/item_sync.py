@@ -24,22 +24,13 @@ import datetime as dt
 import json
 import random
 import time
-import uuid
 from typing import Any
 
-import httpx
-
-from bench.sync_throughput import STORE
-from core.settings import load_settings
+from bench.sync_throughput import bench_store, loopback_sap, serve_seconds
 from integrations.base import Entity, ItemRecord
 from integrations.fake import FakeConnector
-from integrations.sap.connector import SapConnector
-from integrations.sap.settings import load_sap_settings
 from integrations.sync import sync_erp
-from store import migrate, orgs
-from store.db import Database
-from tests.integrations.sap.conftest import SERVICES, generate
-from tests.integrations.sap.sap_server import SapServer, SapState, load_service
+from tests.integrations.sap.conftest import generate
 
 # Words of construction materials: descriptions share words, as real item masters do, so
 # the full-text match has real work to do.
@@ -78,19 +69,6 @@ def products(count: int, seed: int = 5) -> list[dict[str, Any]]:
     return rows
 
 
-def serve_seconds(server: SapServer, connector: SapConnector) -> float:
-    """Fetch exactly the product pages the connector asks for, discarding the bodies."""
-    state = server.state
-    before = len(state.requests)
-    list(connector.items())  # learn the page URLs (and warm the connection)
-    paths = [p for m, p in state.requests[before:] if m == "GET"]
-    started = time.perf_counter()
-    with httpx.Client(auth=(state.user, state.password), timeout=120) as client:
-        for path in paths:
-            client.get(server.origin + path).raise_for_status()
-    return time.perf_counter() - started
-
-
 def main() -> None:
     """Run the four timings and print them with their ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,24 +78,10 @@ def main() -> None:
 
     data = generate()
     data["API_PRODUCT_SRV"]["A_Product"] = products(args.items)
-    state = SapState(data=data, services={name: load_service(name) for name in SERVICES})
-    state.server_page = 1000
-    server = SapServer(state).start()
-    settings = load_sap_settings(
-        base_url=server.url,
-        user=state.user,
-        password=state.password,
-        page_size=1000,
-        timeout_seconds=120,
-        _env_file=None,
-    )
-    connector = SapConnector(settings)
-    database = Database(load_settings(data_dir=STORE, database_url=None, database_app_url=None))
-    migrate.upgrade(database)
-    with database.owner_session() as session:
-        org_id = orgs.create_org(session=session, name=f"bench-items-{uuid.uuid4().hex[:8]}").id
+    server, connector = loopback_sap(data)
+    database, org_id = bench_store("bench-items")
     try:
-        served = serve_seconds(server, connector)
+        served, _ = serve_seconds(server, connector, lambda c: c.items())
         started = time.perf_counter()
         records = [r for r in connector.items() if isinstance(r, ItemRecord)]
         read = time.perf_counter() - started

@@ -21,6 +21,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,42 @@ def sap_data(orders: int, seed: int = 11) -> dict[str, dict[str, list[dict[str, 
     return data
 
 
-def serve_seconds(server: SapServer, connector: SapConnector) -> tuple[float, int]:
-    """Fetch exactly the pages the connector asks for, discarding the bodies."""
+def loopback_sap(
+    data: dict[str, dict[str, list[dict[str, Any]]]],
+) -> tuple[SapServer, SapConnector]:
+    """The loopback SAP serving ``data`` in pages of 1,000, and a connector reading it."""
+    state = SapState(data=data, services={name: load_service(name) for name in SERVICES})
+    state.server_page = 1000
+    server = SapServer(state).start()
+    settings = load_sap_settings(
+        base_url=server.url,
+        user=state.user,
+        password=state.password,
+        page_size=1000,
+        timeout_seconds=120,
+        _env_file=None,
+    )
+    return server, SapConnector(settings)
+
+
+def bench_store(prefix: str) -> tuple[Database, uuid.UUID]:
+    """The benches' embedded store (kept between runs) and a fresh organisation in it."""
+    database = Database(load_settings(data_dir=STORE, database_url=None, database_app_url=None))
+    migrate.upgrade(database)
+    with database.owner_session() as session:
+        org = orgs.create_org(session=session, name=f"{prefix}-{uuid.uuid4().hex[:8]}")
+    return database, org.id
+
+
+def serve_seconds(
+    server: SapServer,
+    connector: SapConnector,
+    read: Callable[[SapConnector], Iterable[Any]] = lambda c: c.purchase_order_lines(),
+) -> tuple[float, int]:
+    """Fetch exactly the pages ``read`` asks for, discarding the bodies: time and bytes."""
     state = server.state
     before = len(state.requests)
-    list(connector.purchase_order_lines())  # learn the page URLs
+    list(read(connector))  # learn the page URLs (and warm the connection)
     paths = [p for m, p in state.requests[before:] if m == "GET"]
     auth = (state.user, state.password)
     started = time.perf_counter()
@@ -109,24 +141,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    state = SapState(
-        data=sap_data(args.orders), services={name: load_service(name) for name in SERVICES}
-    )
-    state.server_page = 1000
-    server = SapServer(state).start()
-    settings = load_sap_settings(
-        base_url=server.url,
-        user=state.user,
-        password=state.password,
-        page_size=1000,
-        timeout_seconds=120,
-        _env_file=None,
-    )
-    connector = SapConnector(settings)
-    database = Database(load_settings(data_dir=STORE, database_url=None, database_app_url=None))
-    migrate.upgrade(database)
-    with database.owner_session() as session:
-        org_id = orgs.create_org(session=session, name=f"bench-sync-{uuid.uuid4().hex[:8]}").id
+    server, connector = loopback_sap(sap_data(args.orders))
+    database, org_id = bench_store("bench-sync")
     try:
         served, size = serve_seconds(server, connector)
         started = time.perf_counter()
