@@ -101,8 +101,8 @@ def test_a_failed_write_is_sent_again_by_a_buyer_only(
     failed = client.post(url, headers=buyer)
     assert failed.status_code == 200
     assert failed.json()["status"] == "failed"
-    assert (
-        failed.json()["error"] == "SAP S/4HANA did not take the write: SAP is unreachable: ConnectError"
+    assert failed.json()["error"] == (
+        "SAP S/4HANA did not take the write: SAP is unreachable: ConnectError"
     )
 
     refused = client.post(url, headers=erp_org["viewer"])
