@@ -375,7 +375,10 @@ def test_store_outage_under_load(
         if o.status != 503:
             continue
         if o.kind == "ready":
-            assert json.loads(o.body)["checks"]["store"] != "ok", o.body
+            # The store may go between /ready's checks: then the schema check says so.
+            checks = json.loads(o.body)["checks"]
+            failing = [v for k, v in checks.items() if k in ("store", "schema") and v != "ok"]
+            assert failing, o.body
         else:
             assert o.content_type.startswith("application/problem+json"), o
             assert o.retry_after is not None, o
