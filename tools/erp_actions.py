@@ -38,7 +38,7 @@ from core.errors import (
 )
 from integrations.base import ContractPriceUpdate, ERPConnector, RequisitionDraft, WriteResult
 from store import audit
-from store.models import ErpAction, Item, Supplier
+from store.models import ErpAction, Item, Supplier, SupplierAlias
 from tools.base import ApprovalDecision, Evidence, Money, ToolContext, record_decision
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,20 @@ def exact(amount: Decimal) -> str:
     """An amount as it is sent: every digit, at least cents, thousands separated."""
     places = max(2, -int(amount.normalize().as_tuple().exponent))
     return f"{amount:,.{places}f}"
+
+
+def vendor_code(ctx: ToolContext, supplier_id: int, system: str) -> str | None:
+    """The supplier's vendor number in ``system`` (the lowest, if it has several)."""
+    return ctx.session.scalar(
+        select(SupplierAlias.external_code)
+        .where(
+            SupplierAlias.org_id == ctx.org_id,
+            SupplierAlias.supplier_id == supplier_id,
+            SupplierAlias.system == system,
+        )
+        .order_by(SupplierAlias.external_code)
+        .limit(1)
+    )
 
 
 def system_name(system: str) -> str:

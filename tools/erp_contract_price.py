@@ -11,12 +11,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from core.errors import InvalidInputError, NotFoundError
 from core.money import Price, format_unit_price
 from integrations.units import erp_spelling
-from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, SupplierAlias
+from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
 from tools.erp_actions import (
@@ -28,6 +28,7 @@ from tools.erp_actions import (
     reference,
     system_name,
     trim,
+    vendor_code,
     view,
 )
 from tools.items import resolve_item
@@ -179,18 +180,7 @@ def draft_contract_price_update(ctx: ToolContext, args: DraftContractPriceInput)
     )
     spelling = line.erp_unit or erp_spelling(system, line.unit)
     supplier = ctx.session.get(Supplier, (ctx.org_id, contract.supplier_id))
-    vendor = ctx.session.scalar(
-        select(SupplierAlias.external_code)
-        .where(
-            and_(
-                SupplierAlias.org_id == ctx.org_id,
-                SupplierAlias.supplier_id == contract.supplier_id,
-                SupplierAlias.system == system,
-            )
-        )
-        .order_by(SupplierAlias.external_code)
-        .limit(1)
-    )
+    vendor = vendor_code(ctx, contract.supplier_id, system)
     name = system_name(system)
     old_text = f"{currency} {exact(line.unit_price)}"
     new_text = f"{currency} {exact(amount)}"

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from core.errors import InvalidInputError, NotFoundError, PricingAgentError, UnitConversionError
 from core.money import Price
 from integrations.units import erp_spelling, resolve_erp_unit
-from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier, SupplierAlias
+from store.models import Contract, ContractPrice, Item, ItemAlias, Supplier
 from store.units import UnitCatalog
 from tools.base import Evidence, Money, ToolContext
 from tools.erp_actions import (
@@ -27,6 +27,7 @@ from tools.erp_actions import (
     reference,
     system_name,
     trim,
+    vendor_code,
     view,
 )
 from tools.items import resolve_item
@@ -97,16 +98,7 @@ def _pick_alias(ctx: ToolContext, item: Item, asked: str, system: str | None) ->
 
 
 def _vendor_code(ctx: ToolContext, supplier: Supplier, system: str) -> str:
-    code = ctx.session.scalar(
-        select(SupplierAlias.external_code)
-        .where(
-            SupplierAlias.org_id == ctx.org_id,
-            SupplierAlias.supplier_id == supplier.id,
-            SupplierAlias.system == system,
-        )
-        .order_by(SupplierAlias.external_code)
-        .limit(1)
-    )
+    code = vendor_code(ctx, supplier.id, system)
     if code is None:
         raise NotFoundError(
             f"{supplier.name} has no vendor number in {system_name(system)}; sync its suppliers"
